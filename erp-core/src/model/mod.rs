@@ -1,0 +1,15 @@
+//! Domain types that cross crate and HTTP boundaries.
+
+mod principal;
+mod role;
+mod session;
+mod tenant;
+mod user;
+mod validate;
+
+pub use principal::{AuthMethod, Principal};
+pub use role::Role;
+pub use session::{NewSession, RevocationWatermarks, Session, SessionId};
+pub use tenant::{NewTenant, Tenant};
+pub use user::{DirectoryUser, NewUser, User};
+pub(crate) use validate::{normalize_key, validate_email, validate_text, validate_username};

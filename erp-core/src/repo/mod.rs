@@ -1,0 +1,13 @@
+//! Repository and store traits: what the auth layer and the server need from storage.
+//!
+//! Every method that touches tenant-owned data takes the [`TenantId`](crate::TenantId)
+//! first: there is no way to ask for "a user by id" without saying in which tenant, so a
+//! forgotten filter cannot leak another tenant's rows.
+
+mod session;
+mod tenant;
+mod user;
+
+pub use session::SessionStore;
+pub use tenant::TenantRepository;
+pub use user::UserRepository;

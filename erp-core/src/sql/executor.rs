@@ -1,0 +1,48 @@
+use std::{fmt, time::Duration};
+
+use async_trait::async_trait;
+
+use super::{Row, Statement};
+use crate::{Backend, Result, TenantId};
+
+/// On whose behalf a statement runs.
+///
+/// Repositories always filter tenant-owned rows by tenant themselves; the scope is the
+/// second wall: on PostgreSQL a tenant-scoped statement runs in a transaction with
+/// `app.current_tenant_id` set, and row-level security hides every other tenant's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Not tenant-owned data (the tenant directory, migrations, purges).
+    Global,
+    /// Rows of one tenant.
+    Tenant(TenantId),
+}
+
+/// Runs dialect-neutral [`Statement`]s against one backend.
+///
+/// Every call is bounded by the executor's query timeout; a timeout or a lost
+/// connection is [`Error::Unavailable`](crate::Error::Unavailable), and the connection
+/// involved is discarded rather than returned to the pool.
+#[async_trait]
+pub trait Executor: Send + Sync + fmt::Debug {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Runs a statement that returns rows (`SELECT`, or a write with `RETURNING`).
+    async fn fetch_all(&self, scope: Scope, statement: &Statement) -> Result<Vec<Row>>;
+
+    /// Runs a statement and returns its first row, if any.
+    async fn fetch_optional(&self, scope: Scope, statement: &Statement) -> Result<Option<Row>> {
+        Ok(self.fetch_all(scope, statement).await?.into_iter().next())
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    async fn execute(&self, scope: Scope, statement: &Statement) -> Result<u64>;
+
+    /// Runs statements in order in one transaction: all take effect or none does.
+    /// Returns the rows affected by each.
+    async fn execute_batch(&self, scope: Scope, statements: &[Statement]) -> Result<Vec<u64>>;
+
+    /// Round-trips a trivial query and returns how long it took.
+    async fn ping(&self) -> Result<Duration>;
+}

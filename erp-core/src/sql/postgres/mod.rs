@@ -1,0 +1,10 @@
+//! PostgreSQL through `deadpool-postgres`.
+
+mod config;
+mod decode;
+mod error;
+mod executor;
+mod migrate;
+
+pub use config::PgConfig;
+pub use executor::PgExecutor;

@@ -1,0 +1,51 @@
+//! Table and column names of the ERP tables, shared by every dialect.
+
+use sea_query::Iden;
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Tenants {
+    Table,
+    Id,
+    Slug,
+    Name,
+    AzureTenantId,
+    IsActive,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Users {
+    Table,
+    Id,
+    TenantId,
+    Username,
+    UsernameKey,
+    Email,
+    EmailKey,
+    PasswordHash,
+    AzureOid,
+    ExternalUserId,
+    DisplayName,
+    AzureEmail,
+    LastTokenRefresh,
+    IsActive,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Roles {
+    Table,
+    TenantId,
+    Name,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum UserRoles {
+    Table,
+    TenantId,
+    UserId,
+    Role,
+}

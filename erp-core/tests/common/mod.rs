@@ -1,0 +1,121 @@
+//! Test harnesses: a fresh, isolated store per test on each backend.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use erp_core::{
+    TenantRepository, UserRepository,
+    memory::MemoryStore,
+    sql::{Database, PgConfig, PgExecutor, SqlTenantRepository, SqlUserRepository, SqliteConfig},
+};
+
+/// The PostgreSQL server tests use; CI and the README point it at the local server.
+pub fn pg_url() -> String {
+    std::env::var("ERP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema name unique to this test.
+pub fn unique_schema() -> String {
+    format!("erp_t_{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+/// Drops the test's schema when the test ends, even when it panics.
+pub struct SchemaGuard {
+    pub schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A migrated PostgreSQL database in a schema of its own.
+pub async fn postgres_config() -> (PgConfig, SchemaGuard) {
+    let schema = unique_schema();
+    let cfg = PgConfig::from_env_value("ERP_TEST_DATABASE_URL", &pg_url())
+        .expect("ERP_TEST_DATABASE_URL")
+        .with_schema(schema.clone())
+        .expect("schema name");
+    (cfg, SchemaGuard { schema })
+}
+
+pub async fn postgres() -> (PgExecutor, SchemaGuard) {
+    let (cfg, guard) = postgres_config().await;
+    let exec = PgExecutor::connect(cfg).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is required for these tests (set ERP_TEST_DATABASE_URL, default \
+             postgres://postgres@127.0.0.1:5432/test): {e}"
+        )
+    });
+    exec.migrate(erp_core::sql::migrate::POSTGRES)
+        .await
+        .expect("migrate");
+    (exec, guard)
+}
+
+/// A migrated SQLite file in a temporary folder of its own.
+pub async fn sqlite() -> (Database, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Database::connect(erp_core::sql::DatabaseConfig::Sqlite(SqliteConfig::file(
+        dir.path().join("nested/erp.sqlite"),
+    )))
+    .await
+    .expect("open sqlite");
+    db.migrate().await.expect("migrate");
+    (db, dir)
+}
+
+/// What the shared suite runs against.
+pub struct Harness {
+    pub tenants: Arc<dyn TenantRepository>,
+    pub users: Arc<dyn UserRepository>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+pub async fn harness_postgres() -> Harness {
+    let (exec, guard) = postgres().await;
+    let db = Database::Postgres(exec);
+    Harness {
+        tenants: Arc::new(SqlTenantRepository::new(db.clone())),
+        users: Arc::new(SqlUserRepository::new(db)),
+        _keep: Box::new(guard),
+    }
+}
+
+pub async fn harness_sqlite() -> Harness {
+    let (db, dir) = sqlite().await;
+    Harness {
+        tenants: Arc::new(SqlTenantRepository::new(db.clone())),
+        users: Arc::new(SqlUserRepository::new(db)),
+        _keep: Box::new(dir),
+    }
+}
+
+pub async fn harness_memory() -> Harness {
+    let store = MemoryStore::new();
+    Harness {
+        tenants: Arc::new(store.clone()),
+        users: Arc::new(store),
+        _keep: Box::new(()),
+    }
+}

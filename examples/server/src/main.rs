@@ -1,0 +1,84 @@
+//! `erp-server` binary: configuration, database start-up, serving, graceful shutdown.
+
+use std::process::ExitCode;
+
+use erp_core::sql::Database;
+use erp_server::{AppState, config::ServerConfig, router};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is worth saying.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("erp-server: cannot read .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("erp-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let config = ServerConfig::from_env()?;
+    if let Some(path) = config.embedded_path() {
+        tracing::warn!(
+            "DATABASE_URL is not set: using the embedded SQLite database at {} \
+             (development only; set DATABASE_URL=postgres://... for real deployments)",
+            path.display()
+        );
+    }
+    let db = Database::connect(config.database.clone()).await?;
+    let report = db.migrate().await?;
+    tracing::info!(
+        backend = %report.backend,
+        applied = ?report.applied,
+        already_applied = report.already_applied.len(),
+        "database ready"
+    );
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on ERP_BIND={}: {e}", config.bind))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(AppState { db }))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

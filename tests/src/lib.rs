@@ -1,0 +1,1 @@
+//! Integration tests of the ERP toolkit live in `tests/tests/`.
