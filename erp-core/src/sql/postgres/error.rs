@@ -14,7 +14,11 @@ pub(super) fn map_pg_error(err: tokio_postgres::Error) -> Error {
         let reason = if err.is_closed() {
             "connection closed".to_owned()
         } else {
-            format!("connection error: {err}")
+            // tokio-postgres keeps the useful part ("Connection refused") in the source.
+            match std::error::Error::source(&err) {
+                Some(cause) => format!("{err}: {cause}"),
+                None => err.to_string(),
+            }
         };
         return Error::Unavailable {
             backend: PG,

@@ -63,9 +63,9 @@ impl PgExecutor {
             Error::Unavailable { reason, source, .. } => Error::Unavailable {
                 backend: Backend::Postgres,
                 reason: format!(
-                    "cannot reach {} within {:?}: {reason}",
+                    "cannot reach {} (gave up after {} ms): {reason}",
                     executor.settings.masked_url,
-                    started.elapsed().max(Duration::from_millis(1))
+                    started.elapsed().as_millis()
                 ),
                 source,
             },
