@@ -1,0 +1,11 @@
+//! Microsoft Entra ID (Azure AD) access tokens: OIDC discovery, a JWKS cache that never
+//! fetches on the hot path, and RS256 validation of v1 and v2 tokens.
+
+mod config;
+mod discovery;
+mod jwks;
+mod verifier;
+
+pub use config::AzureAdConfig;
+pub use jwks::{JwksCache, JwksMetrics};
+pub use verifier::AzureAdVerifier;

@@ -1,0 +1,159 @@
+use jsonwebtoken::Algorithm;
+
+use super::{AzureAdConfig, JwksCache};
+use crate::{
+    AuthError,
+    jwt::{CompactJwt, check_times},
+};
+
+/// Validates Entra ID (Azure AD) access tokens.
+///
+/// RS256 only, keys from the cached JWKS of the configured authority; v1
+/// (`https://sts.windows.net/{tid}/`) and v2 (`{authority}/{tid}/v2.0`) issuers, `tid`
+/// in the allowed set and equal to the issuer's, the key's own `issuer` (when the JWKS
+/// states one) matching the token's, `aud` one of the accepted audiences, `exp`/`nbf`
+/// with leeway, and no ID tokens (`nonce`, or neither `scp` nor `roles`).
+#[derive(Debug, Clone)]
+pub struct AzureAdVerifier {
+    config: std::sync::Arc<AzureAdConfig>,
+    jwks: JwksCache,
+}
+
+const V1_PREFIX: &str = "https://sts.windows.net/";
+
+impl AzureAdVerifier {
+    /// Builds the verifier, tries to fetch discovery and keys once (an IdP that is down
+    /// now is retried on demand and in the background, it does not stop start-up) and
+    /// starts the background refresher. Needs a tokio runtime.
+    pub async fn start(config: AzureAdConfig) -> Result<Self, AuthError> {
+        let verifier = Self::new(config)?;
+        if verifier.jwks.refresh().await.is_err() {
+            tracing::warn!(
+                "Entra ID keys not available at start-up; Azure tokens get 503 until they are"
+            );
+        }
+        verifier.jwks.spawn_refresher();
+        Ok(verifier)
+    }
+
+    /// Builds the verifier without fetching or spawning anything; keys are fetched on the
+    /// first lookup. For tests and for callers that manage refresh themselves.
+    pub fn new(config: AzureAdConfig) -> Result<Self, AuthError> {
+        config.validate()?;
+        crate::crypto::ensure_provider();
+        Ok(Self {
+            jwks: JwksCache::new(config.clone())?,
+            config: std::sync::Arc::new(config),
+        })
+    }
+
+    /// The key cache (metrics, health).
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AzureAdConfig {
+        &self.config
+    }
+
+    /// The directory id named by an Entra ID issuer, or `None` if `iss` is not one of
+    /// this authority's issuer forms. This is how the router recognises Azure tokens.
+    pub(crate) fn tenant_of_issuer<'a>(&self, iss: &'a str) -> Option<&'a str> {
+        if let Some(rest) = iss.strip_prefix(V1_PREFIX) {
+            return rest.strip_suffix('/').filter(|t| !t.contains('/'));
+        }
+        let rest = iss
+            .strip_prefix(self.config.authority_host.as_str())?
+            .strip_prefix('/')?;
+        rest.strip_suffix("/v2.0").filter(|t| !t.contains('/'))
+    }
+
+    /// Verifies a token already routed here; `now` is seconds since the epoch.
+    pub(crate) async fn verify(&self, jwt: &CompactJwt<'_>, now: i64) -> Result<(), AuthError> {
+        let claims = &jwt.claims;
+        if jwt.header.alg != "RS256" {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        let iss = claims.iss.as_deref().ok_or(AuthError::UnknownIssuer)?;
+        let iss_tid = self.tenant_of_issuer(iss).ok_or(AuthError::UnknownIssuer)?;
+        let tid = claims
+            .tid
+            .as_deref()
+            .ok_or(AuthError::InvalidClaims("the token has no tenant id"))?;
+        if !tid.eq_ignore_ascii_case(iss_tid) {
+            return Err(AuthError::InvalidClaims(
+                "the tenant id does not match the issuer",
+            ));
+        }
+        let tid = tid.to_ascii_lowercase();
+        if !self.config.allowed_tenants.contains(&tid) {
+            return Err(AuthError::TenantNotAllowed);
+        }
+        let kid = jwt.header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+        let key = self.jwks.key(kid).await?;
+        if let Some(key_issuer) = &key.issuer {
+            // Microsoft.Identity.Web's check: a key serves only its own cloud/tenant.
+            let expected = key_issuer.replace("{tenantid}", &tid);
+            let v2_of_token = self.config.v2_issuer(&tid);
+            let v1_of_token = format!("{V1_PREFIX}{tid}/");
+            let same = expected == iss
+                || (expected == v2_of_token && iss.eq_ignore_ascii_case(&v1_of_token));
+            if !same {
+                return Err(AuthError::UnknownKey);
+            }
+        }
+        jwt.verify_signature(&key.decoding, Algorithm::RS256)?;
+        check_times(claims, now, self.config.leeway.as_secs() as i64)?;
+        let aud = claims
+            .aud
+            .as_ref()
+            .ok_or(AuthError::InvalidClaims("the token has no audience"))?;
+        if !aud.matches_any(&self.config.audiences) {
+            return Err(AuthError::InvalidClaims(
+                "the token is for another audience",
+            ));
+        }
+        if claims.nonce.is_some() || (claims.scp.is_none() && claims.roles.is_empty()) {
+            return Err(AuthError::InvalidClaims(
+                "an ID token is not an access token",
+            ));
+        }
+        if claims.oid.as_deref().is_none_or(str::is_empty) {
+            return Err(AuthError::InvalidClaims("the token has no object id"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_both_issuer_forms_of_this_authority_only() {
+        let v = AzureAdVerifier::new(AzureAdConfig::new(
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "cid",
+        ))
+        .unwrap();
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert_eq!(
+            v.tenant_of_issuer(&format!("https://sts.windows.net/{tid}/")),
+            Some(tid)
+        );
+        assert_eq!(
+            v.tenant_of_issuer(&format!("https://login.microsoftonline.com/{tid}/v2.0")),
+            Some(tid)
+        );
+        for other in [
+            "https://login.microsoftonline.com.evil.example/x/v2.0",
+            "https://sts.windows.net/a/b/",
+            "https://sts.windows.net/",
+            "erp-toolkit",
+            "https://login.microsoftonline.com/x/v2.0/extra",
+        ] {
+            assert_eq!(v.tenant_of_issuer(other), None, "{other}");
+        }
+    }
+}

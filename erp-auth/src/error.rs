@@ -1,0 +1,202 @@
+//! The one error type of `erp-auth`, and how each variant answers over HTTP.
+//!
+//! Every variant maps to a status (401, 403 or 503, never 500: fail closed, and never
+//! blame the server for bad input), a stable machine `code` from the API contract, and a
+//! fixed description. Descriptions are static text: nothing from the request (token
+//! bytes, header values) is echoed into a response header or body.
+
+use http::StatusCode;
+
+/// Everything that can stop a request from being authenticated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header (or session cookie) was sent.
+    #[error("no credential was presented")]
+    MissingCredential,
+    /// The `Authorization` header is not `Bearer <token>`.
+    #[error("the Authorization header is not a Bearer credential")]
+    MalformedHeader,
+    /// The credential is larger than the configured limit and was not parsed.
+    #[error("the credential is larger than {max} bytes")]
+    CredentialTooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// The token is not a well-formed compact JWS.
+    #[error("malformed token: {0}")]
+    MalformedToken(&'static str),
+    /// The `alg` is not the one the token's issuer signs with (`none`, HS256 for Azure, ...).
+    #[error("the token's algorithm is not accepted for its issuer")]
+    AlgorithmNotAllowed,
+    /// The token comes from no issuer this service trusts.
+    #[error("the token's issuer is not trusted")]
+    UnknownIssuer,
+    /// The signing key (`kid`) is not among the issuer's current keys.
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("the token's signature is invalid")]
+    InvalidSignature,
+    /// `exp` has passed (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// A claim is missing or has the wrong value (audience, issuer, token type, ...).
+    #[error("the token's claims are not acceptable: {0}")]
+    InvalidClaims(&'static str),
+    /// The token's directory tenant (`tid`) is not allowed.
+    #[error("the token's directory tenant is not allowed")]
+    TenantNotAllowed,
+    /// The tenant the token belongs to has no ERP tenant.
+    #[error("the tenant is not provisioned")]
+    TenantNotProvisioned,
+    /// The ERP tenant is deactivated.
+    #[error("the tenant is disabled")]
+    TenantDisabled,
+    /// The directory user has no ERP account and auto-provisioning is off.
+    #[error("the user is not provisioned")]
+    UserNotProvisioned,
+    /// The user no longer exists or is deactivated.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// The principal lacks the role a route requires.
+    #[error("the principal lacks a required role")]
+    Forbidden,
+    /// The identity provider's keys cannot be obtained (IdP down beyond the stale bound).
+    #[error("the identity provider's signing keys are unavailable")]
+    KeysUnavailable,
+    /// A store the layer needs (users, tenants, sessions) cannot answer.
+    #[error("the user store is unavailable")]
+    StoreUnavailable(#[source] erp_core::Error),
+    /// Invalid configuration (caught when the layer is built, not per request).
+    #[error("invalid auth configuration: {0}")]
+    Config(String),
+}
+
+impl AuthError {
+    /// HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::TenantNotAllowed
+            | Self::TenantNotProvisioned
+            | Self::TenantDisabled
+            | Self::UserNotProvisioned
+            | Self::AccountDisabled
+            | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::KeysUnavailable | Self::StoreUnavailable(_) | Self::Config(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// Stable machine code for the problem+json body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingCredential
+            | Self::MalformedHeader
+            | Self::CredentialTooLarge { .. }
+            | Self::MalformedToken(_)
+            | Self::AlgorithmNotAllowed
+            | Self::UnknownIssuer
+            | Self::UnknownKey
+            | Self::InvalidSignature
+            | Self::NotYetValid
+            | Self::InvalidClaims(_) => "TOKEN_INVALID",
+            Self::Expired => "TOKEN_EXPIRED",
+            Self::TenantNotAllowed | Self::Forbidden => "FORBIDDEN",
+            Self::TenantNotProvisioned => "TENANT_NOT_PROVISIONED",
+            Self::TenantDisabled => "TENANT_DISABLED",
+            Self::UserNotProvisioned => "USER_NOT_PROVISIONED",
+            Self::AccountDisabled => "ACCOUNT_DISABLED",
+            Self::KeysUnavailable | Self::StoreUnavailable(_) | Self::Config(_) => {
+                "UPSTREAM_UNAVAILABLE"
+            }
+        }
+    }
+
+    /// Fixed, client-safe description (RFC 6750 `error_description` and problem `detail`).
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::MissingCredential => "a bearer token is required",
+            Self::MalformedHeader => "the Authorization header must be 'Bearer <token>'",
+            Self::CredentialTooLarge { .. } => "the credential is too large",
+            Self::MalformedToken(what) => what,
+            Self::AlgorithmNotAllowed => "the signing algorithm is not accepted",
+            Self::UnknownIssuer => "the token issuer is not trusted",
+            Self::UnknownKey => "the signing key is unknown",
+            Self::InvalidSignature => "the signature is invalid",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::InvalidClaims(what) => what,
+            Self::TenantNotAllowed => "the directory tenant is not allowed",
+            Self::TenantNotProvisioned => "the tenant is not provisioned",
+            Self::TenantDisabled => "the tenant is disabled",
+            Self::UserNotProvisioned => "the user is not provisioned",
+            Self::AccountDisabled => "the account is disabled",
+            Self::Forbidden => "a required role is missing",
+            Self::KeysUnavailable => "the identity provider is unavailable",
+            Self::StoreUnavailable(_) => "the user store is unavailable",
+            Self::Config(_) => "authentication is not configured",
+        }
+    }
+
+    /// The RFC 6750 `error` attribute, if the challenge should carry one.
+    pub(crate) fn bearer_error(&self) -> Option<&'static str> {
+        match self {
+            // RFC 6750 §3.1: a request without credentials gets a bare challenge.
+            Self::MissingCredential => None,
+            Self::MalformedHeader => Some("invalid_request"),
+            Self::Forbidden => Some("insufficient_scope"),
+            _ if self.status() == StatusCode::UNAUTHORIZED => Some("invalid_token"),
+            _ => None,
+        }
+    }
+}
+
+impl From<erp_core::Error> for AuthError {
+    fn from(e: erp_core::Error) -> Self {
+        AuthError::StoreUnavailable(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_never_500() {
+        let all = [
+            AuthError::MissingCredential,
+            AuthError::Expired,
+            AuthError::Forbidden,
+            AuthError::KeysUnavailable,
+            AuthError::StoreUnavailable(erp_core::Error::unavailable(
+                erp_core::Backend::Postgres,
+                "down",
+            )),
+            AuthError::Config("x".into()),
+        ];
+        for e in all {
+            assert!(!e.status().is_server_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+
+    #[test]
+    fn codes_follow_the_contract() {
+        assert_eq!(AuthError::Expired.code(), "TOKEN_EXPIRED");
+        assert_eq!(AuthError::InvalidSignature.code(), "TOKEN_INVALID");
+        assert_eq!(
+            AuthError::UserNotProvisioned.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(AuthError::MissingCredential.bearer_error(), None);
+        assert_eq!(
+            AuthError::Forbidden.bearer_error(),
+            Some("insufficient_scope")
+        );
+    }
+}
