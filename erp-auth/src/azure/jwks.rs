@@ -8,7 +8,6 @@ use std::{
 };
 
 use arc_swap::ArcSwapOption;
-use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -16,11 +15,11 @@ use super::{
     AzureAdConfig,
     discovery::{Discovery, FetchError, discover, get_json},
 };
-use crate::AuthError;
+use crate::{AuthError, crypto::Rs256Key};
 
 /// One signing key from the JWKS.
 pub(crate) struct SigningKey {
-    pub(crate) decoding: DecodingKey,
+    pub(crate) verifying: Rs256Key,
     /// Azure's non-standard `issuer` of the key (with a `{tenantid}` template), used to
     /// check that a key signs only for its own cloud and tenant.
     pub(crate) issuer: Option<String>,
@@ -109,12 +108,11 @@ fn usable_keys(raw: RawJwks) -> HashMap<String, Arc<SigningKey>> {
         .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
         .filter_map(|k| {
             let kid = k.kid?;
-            let decoding =
-                DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
+            let verifying = Rs256Key::from_components(k.n.as_deref()?, k.e.as_deref()?)?;
             Some((
                 kid,
                 Arc::new(SigningKey {
-                    decoding,
+                    verifying,
                     issuer: k.issuer,
                 }),
             ))
@@ -309,12 +307,18 @@ mod tests {
 
     #[test]
     fn only_rsa_signature_keys_are_kept() {
+        use base64::Engine;
+        // A 2048-bit odd modulus (not a real key's, but well-formed for parsing).
+        let mut modulus = vec![0xC5u8; 256];
+        modulus[255] = 0x01;
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&modulus);
         let raw: RawJwks = serde_json::from_value(serde_json::json!({"keys": [
             {"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"},
             {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
             {"kty": "RSA", "kid": "nokeymaterial"},
-            {"kty": "RSA", "use": "sig", "kid": "ok", "n": "sXch", "e": "AQAB", "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"},
-            {"kty": "RSA", "alg": "RS512", "kid": "rs512", "n": "sXch", "e": "AQAB"}
+            {"kty": "RSA", "use": "sig", "kid": "ok", "n": n, "e": "AQAB", "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"},
+            {"kty": "RSA", "alg": "RS512", "kid": "rs512", "n": n, "e": "AQAB"},
+            {"kty": "RSA", "kid": "tiny", "n": "sXch", "e": "AQAB"}
         ]}))
         .unwrap();
         let keys = usable_keys(raw);

@@ -1,5 +1,3 @@
-use jsonwebtoken::Algorithm;
-
 use super::{AzureAdConfig, JwksCache};
 use crate::{
     AuthError,
@@ -40,7 +38,6 @@ impl AzureAdVerifier {
     /// first lookup. For tests and for callers that manage refresh themselves.
     pub fn new(config: AzureAdConfig) -> Result<Self, AuthError> {
         config.validate()?;
-        crate::crypto::ensure_provider();
         Ok(Self {
             jwks: JwksCache::new(config.clone())?,
             config: std::sync::Arc::new(config),
@@ -103,7 +100,7 @@ impl AzureAdVerifier {
                 return Err(AuthError::UnknownKey);
             }
         }
-        jwt.verify_signature(&key.decoding, Algorithm::RS256)?;
+        key.verifying.verify(jwt.message.as_bytes(), jwt.signature)?;
         check_times(claims, now, self.config.leeway.as_secs() as i64)?;
         let aud = claims
             .aud

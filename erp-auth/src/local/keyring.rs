@@ -1,8 +1,8 @@
 use std::{fmt, sync::Arc};
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::EncodingKey;
 
-use crate::AuthError;
+use crate::{AuthError, crypto::Hs256Key};
 
 /// Shortest HS256 secret accepted: 256 bits, the size of the HMAC-SHA256 output.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -11,7 +11,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 struct Entry {
     kid: Arc<str>,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    verifying: Arc<Hs256Key>,
 }
 
 /// HS256 secrets by `kid`. The first key signs; all keys verify, so a new secret can be
@@ -76,7 +76,7 @@ impl KeyRing {
         self.entries.push(Entry {
             kid: kid.into(),
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            verifying: Arc::new(Hs256Key::new(secret)),
         });
         Ok(self)
     }
@@ -91,15 +91,15 @@ impl KeyRing {
         (&e.kid, &e.encoding)
     }
 
-    pub(crate) fn decoding(&self, kid: &str) -> Option<&DecodingKey> {
+    pub(crate) fn verifying(&self, kid: &str) -> Option<&Hs256Key> {
         self.entries
             .iter()
             .find(|e| &*e.kid == kid)
-            .map(|e| &e.decoding)
+            .map(|e| &*e.verifying)
     }
 
     /// True if `kid` is in the ring.
     pub fn contains(&self, kid: &str) -> bool {
-        self.decoding(kid).is_some()
+        self.verifying(kid).is_some()
     }
 }

@@ -1,0 +1,145 @@
+//! Per-request cost of the auth layer next to a bare `jsonwebtoken::decode` of the same
+//! token, with warm caches (keys fetched, user provisioned).
+//!
+//! `cargo bench -p erp-auth --bench layer`
+
+use std::{convert::Infallible, sync::Arc};
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use erp_auth::{
+    AuthLayer, Authenticator,
+    azure::AzureAdVerifier,
+    local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
+    resolve::UserResolver,
+    testkit::FakeAzureAd,
+};
+use erp_core::{NewTenant, NewUser, SessionId, TenantRepository, UserRepository, memory::MemoryStore};
+use http::{HeaderValue, Request, Response, header::AUTHORIZATION};
+use http_body_util::Empty;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tower::{Layer, ServiceExt, service_fn};
+
+const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT_ID: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+const SECRET: &[u8] = b"local-secret-for-benches-0123456789abcdef";
+
+/// What a typical hand-written middleware decodes.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct BareClaims {
+    iss: String,
+    aud: serde_json::Value,
+    exp: i64,
+    sub: String,
+    #[serde(default)]
+    tid: Option<String>,
+    #[serde(default)]
+    oid: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    scp: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+struct Setup {
+    _fake: FakeAzureAd,
+    auth: Authenticator,
+    rs256: String,
+    rs256_key: DecodingKey,
+    rs256_issuer: String,
+    hs256: String,
+}
+
+async fn setup() -> Setup {
+    let fake = FakeAzureAd::start(TID, CLIENT_ID).await;
+    let store = MemoryStore::new();
+    let tenant = TenantRepository::create(&store, NewTenant::new("contoso", "Contoso").with_azure_tenant_id(TID))
+        .await
+        .unwrap();
+    let user = UserRepository::create(&store, tenant.id, NewUser::new("bench-user"))
+        .await
+        .unwrap();
+    let local = LocalJwtConfig::new(KeyRing::new("k1", SECRET).unwrap());
+    let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone())).with_auto_provision(true);
+    let auth = Authenticator::builder(resolver)
+        .with_azure(AzureAdVerifier::start(fake.config()).await.unwrap())
+        .with_local(LocalJwtVerifier::new(local.clone()))
+        .build()
+        .unwrap();
+    let rs256 = fake.token().build();
+    // First use provisions the Azure user; the bench measures the steady state.
+    auth.authenticate(&rs256).await.unwrap();
+    let hs256 = LocalTokenIssuer::new(local)
+        .issue(&TokenRequest {
+            user_id: user.id,
+            tenant_id: tenant.id,
+            session_id: SessionId::generate(),
+            roles: vec![],
+        })
+        .unwrap()
+        .token;
+    auth.authenticate(&hs256).await.unwrap();
+    let (n, e) = fake.current_key().components();
+    Setup {
+        rs256_key: DecodingKey::from_rsa_components(&n, &e).unwrap(),
+        rs256_issuer: fake.v2_issuer(TID),
+        _fake: fake,
+        auth,
+        rs256,
+        hs256,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let s = rt.block_on(setup());
+    let service = AuthLayer::new(s.auth.clone()).layer(service_fn(|_req: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    }));
+
+    let mut rs_validation = Validation::new(Algorithm::RS256);
+    rs_validation.set_audience(&[CLIENT_ID]);
+    rs_validation.set_issuer(&[s.rs256_issuer.as_str()]);
+    let mut hs_validation = Validation::new(Algorithm::HS256);
+    hs_validation.set_audience(&["erp-api"]);
+    hs_validation.set_issuer(&["erp-toolkit"]);
+    let hs_key = DecodingKey::from_secret(SECRET);
+
+    for (name, token, key, validation) in [
+        ("rs256", &s.rs256, &s.rs256_key, &rs_validation),
+        ("hs256", &s.hs256, &hs_key, &hs_validation),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("bare_jsonwebtoken_decode", |b| {
+            b.iter(|| jsonwebtoken::decode::<BareClaims>(token, key, validation).unwrap())
+        });
+        group.bench_function("authenticator", |b| {
+            b.to_async(&rt).iter(|| async { s.auth.authenticate(token).await.unwrap() })
+        });
+        let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        group.bench_function("layer", |b| {
+            b.to_async(&rt).iter_batched(
+                || {
+                    let req = Request::builder()
+                        .header(AUTHORIZATION, header.clone())
+                        .body(())
+                        .unwrap();
+                    (service.clone(), req)
+                },
+                |(svc, req)| async move {
+                    let res = svc.oneshot(req).await.unwrap();
+                    assert_eq!(res.status(), 200);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
