@@ -14,7 +14,9 @@ use erp_auth::{
     resolve::UserResolver,
     testkit::FakeAzureAd,
 };
-use erp_core::{NewTenant, NewUser, SessionId, TenantRepository, UserRepository, memory::MemoryStore};
+use erp_core::{
+    NewTenant, NewUser, SessionId, TenantRepository, UserRepository, memory::MemoryStore,
+};
 use http::{HeaderValue, Request, Response, header::AUTHORIZATION};
 use http_body_util::Empty;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -57,14 +59,18 @@ struct Setup {
 async fn setup() -> Setup {
     let fake = FakeAzureAd::start(TID, CLIENT_ID).await;
     let store = MemoryStore::new();
-    let tenant = TenantRepository::create(&store, NewTenant::new("contoso", "Contoso").with_azure_tenant_id(TID))
-        .await
-        .unwrap();
+    let tenant = TenantRepository::create(
+        &store,
+        NewTenant::new("contoso", "Contoso").with_azure_tenant_id(TID),
+    )
+    .await
+    .unwrap();
     let user = UserRepository::create(&store, tenant.id, NewUser::new("bench-user"))
         .await
         .unwrap();
     let local = LocalJwtConfig::new(KeyRing::new("k1", SECRET).unwrap());
-    let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone())).with_auto_provision(true);
+    let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone()))
+        .with_auto_provision(true);
     let auth = Authenticator::builder(resolver)
         .with_azure(AzureAdVerifier::start(fake.config()).await.unwrap())
         .with_local(LocalJwtVerifier::new(local.clone()))
@@ -95,7 +101,10 @@ async fn setup() -> Setup {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let s = rt.block_on(setup());
     let service = AuthLayer::new(s.auth.clone()).layer(service_fn(|_req: Request<()>| async {
         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
@@ -118,7 +127,8 @@ fn bench(c: &mut Criterion) {
             b.iter(|| jsonwebtoken::decode::<BareClaims>(token, key, validation).unwrap())
         });
         group.bench_function("authenticator", |b| {
-            b.to_async(&rt).iter(|| async { s.auth.authenticate(token).await.unwrap() })
+            b.to_async(&rt)
+                .iter(|| async { s.auth.authenticate(token).await.unwrap() })
         });
         let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
         group.bench_function("layer", |b| {

@@ -31,10 +31,13 @@ impl Rs256Key {
         if !(2048..=8192).contains(&n_bits) {
             return None;
         }
-        RsaPublicKeyComponents { n: &n[..], e: &e[..] }
-            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-            .ok()
-            .map(Self)
+        RsaPublicKeyComponents {
+            n: &n[..],
+            e: &e[..],
+        }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .ok()
+        .map(Self)
     }
 
     pub(crate) fn verify(&self, message: &[u8], signature_b64: &str) -> Result<(), AuthError> {

@@ -45,7 +45,8 @@ pub mod time;
 pub use error::{Backend, BoxError, Error, Result};
 pub use id::{TenantId, UserId};
 pub use model::{
-    AuthMethod, DirectoryUser, NewSession, NewTenant, NewUser, Principal, RevocationWatermarks,
-    Role, Session, SessionId, Tenant, User,
+    AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant, NewUser, Principal,
+    RefreshOutcome, RefreshToken, RevocationEvent, RevocationWatermarks, Role, Session, SessionId,
+    Tenant, User,
 };
-pub use repo::{SessionStore, TenantRepository, UserRepository};
+pub use repo::{RefreshTokenStore, SessionStore, TenantRepository, UserRepository};

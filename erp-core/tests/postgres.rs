@@ -34,7 +34,7 @@ async fn postgres_migrations_run_twice_change_nothing() {
     let (cfg, guard) = common::postgres_config().await;
     let exec = PgExecutor::connect(cfg).await.unwrap();
     let first = exec.migrate(migrate::POSTGRES).await.unwrap();
-    assert_eq!(first.applied, vec![1]);
+    assert_eq!(first.applied, vec![1, 2]);
     let before = catalog(&exec, &guard.schema).await;
     assert!(
         before
@@ -44,7 +44,7 @@ async fn postgres_migrations_run_twice_change_nothing() {
     );
     let second = exec.migrate(migrate::POSTGRES).await.unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, vec![1]);
+    assert_eq!(second.already_applied, vec![1, 2]);
     assert_eq!(catalog(&exec, &guard.schema).await, before);
 }
 
@@ -269,4 +269,79 @@ async fn postgres_users_survive_reconnect() {
             .unwrap()
             .is_some()
     );
+}
+
+#[tokio::test]
+async fn postgres_revocations_are_published_to_listeners() {
+    use erp_core::{
+        AuthMethod, NewSession, RevocationEvent, SessionId, SessionStore,
+        sql::{RevocationListener, SqlSessionStore},
+    };
+    let (cfg, _guard) = common::postgres_config().await;
+    let exec = PgExecutor::connect(cfg.clone()).await.unwrap();
+    exec.migrate(migrate::POSTGRES).await.unwrap();
+    let listener = RevocationListener::start(&cfg);
+    let mut events = listener.subscribe();
+    async fn next(
+        events: &mut tokio::sync::broadcast::Receiver<erp_core::RevocationEvent>,
+    ) -> erp_core::RevocationEvent {
+        tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+    }
+    assert_eq!(
+        next(&mut events).await,
+        RevocationEvent::All,
+        "a connect resets caches"
+    );
+    assert!(listener.is_connected());
+
+    let db = Database::Postgres(exec);
+    let tenant = SqlTenantRepository::new(db.clone())
+        .create(NewTenant::new("n", "N"))
+        .await
+        .unwrap();
+    let user = SqlUserRepository::new(db.clone())
+        .create(tenant.id, NewUser::new("u"))
+        .await
+        .unwrap();
+    let store = SqlSessionStore::new(db);
+    let session = store
+        .create(NewSession {
+            id: SessionId::generate(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            auth_method: AuthMethod::LocalPassword,
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            ip: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    store
+        .revoke(tenant.id, &session.id, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        RevocationEvent::Session(tenant.id, session.id.clone())
+    );
+    store
+        .revoke_user(tenant.id, user.id, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        RevocationEvent::User(tenant.id, user.id)
+    );
+    store
+        .revoke_tenant(tenant.id, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, RevocationEvent::Tenant(tenant.id));
+
+    // Another schema on the same database has its own channel: nothing crosses over.
+    let (other_cfg, _other_guard) = common::postgres_config().await;
+    assert_ne!(other_cfg.revocation_channel(), cfg.revocation_channel());
 }

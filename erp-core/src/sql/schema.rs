@@ -49,3 +49,47 @@ pub(crate) enum UserRoles {
     UserId,
     Role,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Sessions {
+    Table,
+    TenantId,
+    Id,
+    UserId,
+    AuthMethod,
+    CreatedAt,
+    ExpiresAt,
+    LastSeenAt,
+    RevokedAt,
+    Ip,
+    UserAgent,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum UserRevocations {
+    Table,
+    TenantId,
+    UserId,
+    NotBefore,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum TenantRevocations {
+    Table,
+    TenantId,
+    NotBefore,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum RefreshTokens {
+    Table,
+    TenantId,
+    TokenHash,
+    FamilyId,
+    SessionId,
+    UserId,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+    RevokedAt,
+}

@@ -4,9 +4,12 @@
 use std::sync::Arc;
 
 use erp_core::{
-    TenantRepository, UserRepository,
+    RefreshTokenStore, SessionStore, TenantRepository, UserRepository,
     memory::MemoryStore,
-    sql::{Database, PgConfig, PgExecutor, SqlTenantRepository, SqlUserRepository, SqliteConfig},
+    sql::{
+        Database, PgConfig, PgExecutor, SqlSessionStore, SqlTenantRepository, SqlUserRepository,
+        SqliteConfig,
+    },
 };
 
 /// The PostgreSQL server tests use; CI and the README point it at the local server.
@@ -89,6 +92,8 @@ pub async fn sqlite() -> (Database, tempfile::TempDir) {
 pub struct Harness {
     pub tenants: Arc<dyn TenantRepository>,
     pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub refresh: Arc<dyn RefreshTokenStore>,
     _keep: Box<dyn std::any::Any + Send>,
 }
 
@@ -97,7 +102,9 @@ pub async fn harness_postgres() -> Harness {
     let db = Database::Postgres(exec);
     Harness {
         tenants: Arc::new(SqlTenantRepository::new(db.clone())),
-        users: Arc::new(SqlUserRepository::new(db)),
+        users: Arc::new(SqlUserRepository::new(db.clone())),
+        sessions: Arc::new(SqlSessionStore::new(db.clone())),
+        refresh: Arc::new(SqlSessionStore::new(db)),
         _keep: Box::new(guard),
     }
 }
@@ -106,7 +113,9 @@ pub async fn harness_sqlite() -> Harness {
     let (db, dir) = sqlite().await;
     Harness {
         tenants: Arc::new(SqlTenantRepository::new(db.clone())),
-        users: Arc::new(SqlUserRepository::new(db)),
+        users: Arc::new(SqlUserRepository::new(db.clone())),
+        sessions: Arc::new(SqlSessionStore::new(db.clone())),
+        refresh: Arc::new(SqlSessionStore::new(db)),
         _keep: Box::new(dir),
     }
 }
@@ -115,7 +124,9 @@ pub async fn harness_memory() -> Harness {
     let store = MemoryStore::new();
     Harness {
         tenants: Arc::new(store.clone()),
-        users: Arc::new(store),
+        users: Arc::new(store.clone()),
+        sessions: Arc::new(store.clone()),
+        refresh: Arc::new(store),
         _keep: Box::new(()),
     }
 }

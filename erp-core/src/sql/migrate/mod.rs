@@ -49,18 +49,32 @@ pub struct MigrationReport {
 pub const MIGRATIONS_TABLE: &str = "erp_schema_migrations";
 
 /// PostgreSQL migrations of the ERP tables.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenants_users_roles",
-    sql: include_str!("../../../migrations/postgres/V1__tenants_users_roles.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenants_users_roles",
+        sql: include_str!("../../../migrations/postgres/V1__tenants_users_roles.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("../../../migrations/postgres/V2__sessions.sql"),
+    },
+];
 
 /// SQLite migrations of the ERP tables.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenants_users_roles",
-    sql: include_str!("../../../migrations/sqlite/V1__tenants_users_roles.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenants_users_roles",
+        sql: include_str!("../../../migrations/sqlite/V1__tenants_users_roles.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("../../../migrations/sqlite/V2__sessions.sql"),
+    },
+];
 
 /// Checks the applied history against the code: every applied version known to the
 /// code must have the same checksum. Returns the versions still to apply, in order.

@@ -148,6 +148,16 @@ impl PgConfig {
         &self.masked_url
     }
 
+    /// The `LISTEN`/`NOTIFY` channel of revocations. Channels are database-wide, so
+    /// instances using different schemas of one database get different channels.
+    pub fn revocation_channel(&self) -> String {
+        match &self.schema {
+            // Identifiers stop at 63 bytes; the schema name is plain ASCII.
+            Some(schema) => format!("erp_rev_{}", &schema[..schema.len().min(55)]),
+            None => "erp_revocations".to_owned(),
+        }
+    }
+
     /// The schema set with [`PgConfig::with_schema`].
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()

@@ -289,6 +289,19 @@ impl Executor for PgExecutor {
         self.batch_execute_raw("SELECT 1").await?;
         Ok(started.elapsed())
     }
+
+    fn notification(&self, payload: &str) -> Option<Statement> {
+        use sea_query::{Expr, Func, Query};
+        Some(
+            Query::select()
+                .expr(
+                    Func::cust("pg_notify")
+                        .arg(Expr::val(self.settings.revocation_channel()))
+                        .arg(Expr::val(payload)),
+                )
+                .into(),
+        )
+    }
 }
 
 fn count(output: &Output) -> u64 {

@@ -4,7 +4,9 @@ mod config;
 mod decode;
 mod error;
 mod executor;
+mod listen;
 mod migrate;
 
 pub use config::PgConfig;
 pub use executor::PgExecutor;
+pub use listen::RevocationListener;

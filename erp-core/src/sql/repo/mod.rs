@@ -1,8 +1,10 @@
 //! The repositories, written once over [`Executor`](super::Executor): the same code
 //! runs on PostgreSQL, SQLite and any other executor.
 
+mod session;
 mod tenant;
 mod user;
 
+pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
 pub use user::SqlUserRepository;

@@ -1,0 +1,518 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
+
+use crate::{
+    AuthMethod, Error, IssuedRefreshToken, NewSession, RefreshOutcome, RefreshToken,
+    RefreshTokenStore, Result, RevocationEvent, RevocationWatermarks, Session, SessionId,
+    SessionStore, TenantId, UserId,
+    sql::{
+        Database, Executor, Row, Scope, Statement,
+        schema::{RefreshTokens, Sessions, TenantRevocations, Tenants, UserRevocations},
+    },
+    time::{now, truncate_micros},
+};
+
+/// [`SessionStore`] and [`RefreshTokenStore`] over any [`Executor`].
+///
+/// Revocations update the rows and, in the same transaction, publish a
+/// [`RevocationEvent`] through the executor's notification channel (PostgreSQL
+/// `pg_notify`), so other instances drop what they cached the moment it commits.
+#[derive(Debug, Clone)]
+pub struct SqlSessionStore<E = Database> {
+    exec: E,
+}
+
+const SESSION_COLUMNS: [Sessions; 10] = [
+    Sessions::TenantId,
+    Sessions::Id,
+    Sessions::UserId,
+    Sessions::AuthMethod,
+    Sessions::CreatedAt,
+    Sessions::ExpiresAt,
+    Sessions::LastSeenAt,
+    Sessions::RevokedAt,
+    Sessions::Ip,
+    Sessions::UserAgent,
+];
+
+fn decode(row: &Row) -> Result<Session> {
+    let method: String = row.get("auth_method")?;
+    let id: String = row.get("id")?;
+    Ok(Session {
+        id: SessionId::new(id).map_err(|e| Error::Decode {
+            column: "id".into(),
+            message: e.to_string(),
+        })?,
+        tenant_id: row.get("tenant_id")?,
+        user_id: row.get("user_id")?,
+        auth_method: AuthMethod::parse(&method).ok_or_else(|| Error::Decode {
+            column: "auth_method".into(),
+            message: format!("unknown auth method {method:?}"),
+        })?,
+        created_at: row.get("created_at")?,
+        expires_at: row.get("expires_at")?,
+        last_seen_at: row.get("last_seen_at")?,
+        revoked_at: row.get("revoked_at")?,
+        ip: row.get("ip")?,
+        user_agent: row.get("user_agent")?,
+    })
+}
+
+impl<E: Executor> SqlSessionStore<E> {
+    /// Wraps an executor.
+    pub fn new(exec: E) -> Self {
+        Self { exec }
+    }
+
+    fn select(tenant: TenantId) -> SelectStatement {
+        Query::select()
+            .columns(SESSION_COLUMNS)
+            .from(Sessions::Table)
+            .and_where(Expr::col(Sessions::TenantId).eq(tenant))
+            .to_owned()
+    }
+
+    /// Appends the notification of `event`, where the backend has one.
+    fn with_notification(
+        &self,
+        mut statements: Vec<Statement>,
+        event: &RevocationEvent,
+    ) -> Vec<Statement> {
+        statements.extend(self.exec.notification(&event.to_payload()));
+        statements
+    }
+
+    fn revoke_sessions_where(tenant: TenantId, at: DateTime<Utc>) -> sea_query::UpdateStatement {
+        Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::RevokedAt, at)
+            .and_where(Expr::col(Sessions::TenantId).eq(tenant))
+            .and_where(Expr::col(Sessions::RevokedAt).is_null())
+            .to_owned()
+    }
+
+    fn revoke_refresh_where(tenant: TenantId, at: DateTime<Utc>) -> sea_query::UpdateStatement {
+        Query::update()
+            .table(RefreshTokens::Table)
+            .value(RefreshTokens::RevokedAt, at)
+            .and_where(Expr::col(RefreshTokens::TenantId).eq(tenant))
+            .and_where(Expr::col(RefreshTokens::RevokedAt).is_null())
+            .to_owned()
+    }
+}
+
+#[async_trait]
+impl<E: Executor> SessionStore for SqlSessionStore<E> {
+    async fn create(&self, session: NewSession) -> Result<Session> {
+        let at = now();
+        let created = Session {
+            id: session.id,
+            tenant_id: session.tenant_id,
+            user_id: session.user_id,
+            auth_method: session.auth_method,
+            created_at: at,
+            expires_at: truncate_micros(session.expires_at),
+            last_seen_at: at,
+            revoked_at: None,
+            ip: session.ip.map(|v| v.chars().take(64).collect()),
+            user_agent: session.user_agent.map(|v| v.chars().take(512).collect()),
+        };
+        let stmt = Query::insert()
+            .into_table(Sessions::Table)
+            .columns(SESSION_COLUMNS)
+            .values([
+                created.tenant_id.into(),
+                created.id.as_str().into(),
+                created.user_id.into(),
+                created.auth_method.as_str().into(),
+                created.created_at.into(),
+                created.expires_at.into(),
+                created.last_seen_at.into(),
+                created.revoked_at.into(),
+                created.ip.clone().into(),
+                created.user_agent.clone().into(),
+            ])
+            .map_err(|e| Error::invalid("session", e.to_string()))?
+            .to_owned();
+        self.exec
+            .execute(Scope::Tenant(created.tenant_id), &stmt.into())
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { source, .. } => Error::Conflict {
+                    entity: "session",
+                    detail: "the session id is in use".into(),
+                    source,
+                },
+                Error::NotFound { .. } => Error::NotFound { entity: "user" },
+                other => other,
+            })?;
+        Ok(created)
+    }
+
+    async fn get(&self, tenant: TenantId, id: &SessionId) -> Result<Option<Session>> {
+        let stmt = Self::select(tenant)
+            .and_where(Expr::col(Sessions::Id).eq(id.as_str()))
+            .to_owned();
+        self.exec
+            .fetch_optional(Scope::Tenant(tenant), &stmt.into())
+            .await?
+            .map(|r| decode(&r))
+            .transpose()
+    }
+
+    async fn touch(&self, tenant: TenantId, id: &SessionId, at: DateTime<Utc>) -> Result<()> {
+        let at = truncate_micros(at);
+        // Update-only and never on a revoked row: a late touch cannot resurrect anything.
+        let stmt = Query::update()
+            .table(Sessions::Table)
+            .value(Sessions::LastSeenAt, at)
+            .and_where(Expr::col(Sessions::TenantId).eq(tenant))
+            .and_where(Expr::col(Sessions::Id).eq(id.as_str()))
+            .and_where(Expr::col(Sessions::RevokedAt).is_null())
+            .and_where(Expr::col(Sessions::LastSeenAt).lt(at))
+            .to_owned();
+        self.exec
+            .execute(Scope::Tenant(tenant), &stmt.into())
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, tenant: TenantId, id: &SessionId, at: DateTime<Utc>) -> Result<bool> {
+        let at = truncate_micros(at);
+        let statements = self.with_notification(
+            vec![
+                Self::revoke_sessions_where(tenant, at)
+                    .and_where(Expr::col(Sessions::Id).eq(id.as_str()))
+                    .to_owned()
+                    .into(),
+                Self::revoke_refresh_where(tenant, at)
+                    .and_where(Expr::col(RefreshTokens::SessionId).eq(id.as_str()))
+                    .to_owned()
+                    .into(),
+            ],
+            &RevocationEvent::Session(tenant, id.clone()),
+        );
+        let counts = self
+            .exec
+            .execute_batch(Scope::Tenant(tenant), &statements)
+            .await?;
+        Ok(counts.first().copied().unwrap_or(0) > 0)
+    }
+
+    async fn revoke_user(&self, tenant: TenantId, user: UserId, at: DateTime<Utc>) -> Result<u64> {
+        let at = truncate_micros(at);
+        let mark = Query::insert()
+            .into_table(UserRevocations::Table)
+            .columns([
+                UserRevocations::TenantId,
+                UserRevocations::UserId,
+                UserRevocations::NotBefore,
+            ])
+            .values([tenant.into(), user.into(), at.into()])
+            .map_err(|e| Error::invalid("watermark", e.to_string()))?
+            .on_conflict(
+                OnConflict::columns([UserRevocations::TenantId, UserRevocations::UserId])
+                    .update_column(UserRevocations::NotBefore)
+                    // Watermarks only move forward.
+                    .action_and_where(
+                        Expr::col((UserRevocations::Table, UserRevocations::NotBefore))
+                            .lt(Expr::col(("excluded", UserRevocations::NotBefore))),
+                    )
+                    .to_owned(),
+            )
+            .to_owned();
+        let statements = self.with_notification(
+            vec![
+                mark.into(),
+                Self::revoke_sessions_where(tenant, at)
+                    .and_where(Expr::col(Sessions::UserId).eq(user))
+                    .to_owned()
+                    .into(),
+                Self::revoke_refresh_where(tenant, at)
+                    .and_where(Expr::col(RefreshTokens::UserId).eq(user))
+                    .to_owned()
+                    .into(),
+            ],
+            &RevocationEvent::User(tenant, user),
+        );
+        let counts = self
+            .exec
+            .execute_batch(Scope::Tenant(tenant), &statements)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::NotFound { entity: "user" },
+                other => other,
+            })?;
+        Ok(counts.get(1).copied().unwrap_or(0))
+    }
+
+    async fn revoke_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<u64> {
+        let at = truncate_micros(at);
+        let mark = Query::insert()
+            .into_table(TenantRevocations::Table)
+            .columns([TenantRevocations::TenantId, TenantRevocations::NotBefore])
+            .values([tenant.into(), at.into()])
+            .map_err(|e| Error::invalid("watermark", e.to_string()))?
+            .on_conflict(
+                OnConflict::column(TenantRevocations::TenantId)
+                    .update_column(TenantRevocations::NotBefore)
+                    .action_and_where(
+                        Expr::col((TenantRevocations::Table, TenantRevocations::NotBefore))
+                            .lt(Expr::col(("excluded", TenantRevocations::NotBefore))),
+                    )
+                    .to_owned(),
+            )
+            .to_owned();
+        let statements = self.with_notification(
+            vec![
+                mark.into(),
+                Self::revoke_sessions_where(tenant, at).into(),
+                Self::revoke_refresh_where(tenant, at).into(),
+            ],
+            &RevocationEvent::Tenant(tenant),
+        );
+        let counts = self
+            .exec
+            .execute_batch(Scope::Tenant(tenant), &statements)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::NotFound { entity: "tenant" },
+                other => other,
+            })?;
+        Ok(counts.get(1).copied().unwrap_or(0))
+    }
+
+    async fn list_active(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>> {
+        let stmt = Self::select(tenant)
+            .and_where(Expr::col(Sessions::UserId).eq(user))
+            .and_where(Expr::col(Sessions::RevokedAt).is_null())
+            .and_where(Expr::col(Sessions::ExpiresAt).gt(truncate_micros(now)))
+            .order_by(Sessions::CreatedAt, Order::Desc)
+            .order_by(Sessions::Id, Order::Desc)
+            .limit(1000)
+            .to_owned();
+        self.exec
+            .fetch_all(Scope::Tenant(tenant), &stmt.into())
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        // Tenant by tenant: row-level security hides every row from an unscoped query.
+        let tenants = self
+            .exec
+            .fetch_all(
+                Scope::Global,
+                &Query::select()
+                    .column(Tenants::Id)
+                    .from(Tenants::Table)
+                    .to_owned()
+                    .into(),
+            )
+            .await?;
+        let mut purged = 0;
+        for row in tenants {
+            let tenant: TenantId = row.get("id")?;
+            let stmt = Query::delete()
+                .from_table(Sessions::Table)
+                .and_where(Expr::col(Sessions::TenantId).eq(tenant))
+                .and_where(Expr::col(Sessions::ExpiresAt).lt(truncate_micros(now)))
+                .to_owned();
+            purged += self
+                .exec
+                .execute(Scope::Tenant(tenant), &stmt.into())
+                .await?;
+        }
+        Ok(purged)
+    }
+
+    async fn watermarks(&self, tenant: TenantId, user: UserId) -> Result<RevocationWatermarks> {
+        let user_mark = Query::select()
+            .column(UserRevocations::NotBefore)
+            .from(UserRevocations::Table)
+            .and_where(Expr::col(UserRevocations::TenantId).eq(tenant))
+            .and_where(Expr::col(UserRevocations::UserId).eq(user))
+            .to_owned();
+        let tenant_mark = Query::select()
+            .column(TenantRevocations::NotBefore)
+            .from(TenantRevocations::Table)
+            .and_where(Expr::col(TenantRevocations::TenantId).eq(tenant))
+            .to_owned();
+        let scope = Scope::Tenant(tenant);
+        let user_not_before = match self.exec.fetch_optional(scope, &user_mark.into()).await? {
+            Some(row) => Some(row.get("not_before")?),
+            None => None,
+        };
+        let tenant_not_before = match self.exec.fetch_optional(scope, &tenant_mark.into()).await? {
+            Some(row) => Some(row.get("not_before")?),
+            None => None,
+        };
+        Ok(RevocationWatermarks {
+            user_not_before,
+            tenant_not_before,
+        })
+    }
+}
+
+impl<E: Executor> SqlSessionStore<E> {
+    async fn insert_refresh(
+        &self,
+        tenant: TenantId,
+        family_id: String,
+        session: &SessionId,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IssuedRefreshToken> {
+        let token = RefreshToken::generate(tenant);
+        let expires_at = truncate_micros(expires_at);
+        let stmt = Query::insert()
+            .into_table(RefreshTokens::Table)
+            .columns([
+                RefreshTokens::TenantId,
+                RefreshTokens::TokenHash,
+                RefreshTokens::FamilyId,
+                RefreshTokens::SessionId,
+                RefreshTokens::UserId,
+                RefreshTokens::CreatedAt,
+                RefreshTokens::ExpiresAt,
+            ])
+            .values([
+                tenant.into(),
+                token.hash().into(),
+                family_id.clone().into(),
+                session.as_str().into(),
+                user.into(),
+                now().into(),
+                expires_at.into(),
+            ])
+            .map_err(|e| Error::invalid("refresh_token", e.to_string()))?
+            .to_owned();
+        self.exec
+            .execute(Scope::Tenant(tenant), &stmt.into())
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::NotFound { entity: "session" },
+                other => other,
+            })?;
+        Ok(IssuedRefreshToken {
+            token,
+            family_id,
+            session_id: session.clone(),
+            user_id: user,
+            expires_at,
+        })
+    }
+}
+
+#[async_trait]
+impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
+    async fn issue_refresh(
+        &self,
+        tenant: TenantId,
+        session: &SessionId,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IssuedRefreshToken> {
+        let family = SessionId::generate().to_string();
+        self.insert_refresh(tenant, family, session, user, expires_at)
+            .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        token: &RefreshToken,
+        now: DateTime<Utc>,
+        next_expires_at: DateTime<Utc>,
+    ) -> Result<RefreshOutcome> {
+        let tenant = token.tenant();
+        let now = truncate_micros(now);
+        let hash = token.hash();
+        let scope = Scope::Tenant(tenant);
+        // The conditional update is the arbiter: of concurrent uses, one row update wins.
+        let claim = Query::update()
+            .table(RefreshTokens::Table)
+            .value(RefreshTokens::UsedAt, now)
+            .and_where(Expr::col(RefreshTokens::TenantId).eq(tenant))
+            .and_where(Expr::col(RefreshTokens::TokenHash).eq(hash.clone()))
+            .and_where(Expr::col(RefreshTokens::UsedAt).is_null())
+            .and_where(Expr::col(RefreshTokens::RevokedAt).is_null())
+            .and_where(Expr::col(RefreshTokens::ExpiresAt).gt(now))
+            .returning(Query::returning().columns([
+                RefreshTokens::FamilyId,
+                RefreshTokens::SessionId,
+                RefreshTokens::UserId,
+            ]))
+            .to_owned();
+        if let Some(row) = self.exec.fetch_optional(scope, &claim.into()).await? {
+            let family: String = row.get("family_id")?;
+            let session = SessionId::new(row.get::<String>("session_id")?)?;
+            let user: UserId = row.get("user_id")?;
+            // A revoked or expired session ends its family, whatever the token says.
+            let active = self
+                .get(tenant, &session)
+                .await?
+                .is_some_and(|s| s.is_active_at(now));
+            if !active {
+                return Ok(RefreshOutcome::Invalid);
+            }
+            let next = self
+                .insert_refresh(tenant, family, &session, user, next_expires_at)
+                .await?;
+            return Ok(RefreshOutcome::Rotated(next));
+        }
+        let lookup = Query::select()
+            .columns([
+                RefreshTokens::FamilyId,
+                RefreshTokens::SessionId,
+                RefreshTokens::UserId,
+                RefreshTokens::UsedAt,
+                RefreshTokens::RevokedAt,
+                RefreshTokens::ExpiresAt,
+            ])
+            .from(RefreshTokens::Table)
+            .and_where(Expr::col(RefreshTokens::TenantId).eq(tenant))
+            .and_where(Expr::col(RefreshTokens::TokenHash).eq(hash))
+            .to_owned();
+        let Some(row) = self.exec.fetch_optional(scope, &lookup.into()).await? else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let used_at: Option<DateTime<Utc>> = row.get("used_at")?;
+        let revoked_at: Option<DateTime<Utc>> = row.get("revoked_at")?;
+        if revoked_at.is_some() {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        if used_at.is_none() {
+            return Ok(RefreshOutcome::Expired);
+        }
+        // Reuse of a rotated token: someone else holds the family. End it and its session.
+        let family: String = row.get("family_id")?;
+        let session = SessionId::new(row.get::<String>("session_id")?)?;
+        let user: UserId = row.get("user_id")?;
+        let statements = self.with_notification(
+            vec![
+                Self::revoke_refresh_where(tenant, now)
+                    .and_where(Expr::col(RefreshTokens::FamilyId).eq(family))
+                    .to_owned()
+                    .into(),
+                Self::revoke_sessions_where(tenant, now)
+                    .and_where(Expr::col(Sessions::Id).eq(session.as_str()))
+                    .to_owned()
+                    .into(),
+            ],
+            &RevocationEvent::Session(tenant, session.clone()),
+        );
+        self.exec.execute_batch(scope, &statements).await?;
+        Ok(RefreshOutcome::Reused {
+            session_id: session,
+            user_id: user,
+        })
+    }
+}
