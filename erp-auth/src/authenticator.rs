@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use erp_core::Principal;
 
-use crate::jwt::Claims;
+use crate::{
+    jwt::Claims,
+    session::{SessionCookies, SessionGuard},
+};
 
 /// The verified claims of the request's token, next to the [`Principal`] in the request
 /// extensions: for handlers that need a claim the principal does not carry (`scp`, the
@@ -46,6 +49,8 @@ struct Inner {
     azure: Option<AzureAdVerifier>,
     local: Option<LocalJwtVerifier>,
     resolver: UserResolver,
+    sessions: Option<SessionGuard>,
+    cookies: Option<SessionCookies>,
     max_token_bytes: usize,
 }
 
@@ -55,6 +60,8 @@ pub struct AuthenticatorBuilder {
     azure: Option<AzureAdVerifier>,
     local: Option<LocalJwtVerifier>,
     resolver: UserResolver,
+    sessions: Option<SessionGuard>,
+    cookies: Option<SessionCookies>,
     max_token_bytes: usize,
 }
 
@@ -71,6 +78,18 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Checks every principal against revoked sessions and watermarks.
+    pub fn with_sessions(mut self, guard: SessionGuard) -> Self {
+        self.sessions = Some(guard);
+        self
+    }
+
+    /// Accepts the signed session cookie when no bearer token is sent (needs sessions).
+    pub fn with_cookies(mut self, cookies: SessionCookies) -> Self {
+        self.cookies = Some(cookies);
+        self
+    }
+
     /// Largest token accepted (default [`DEFAULT_MAX_TOKEN_BYTES`]).
     pub fn with_max_token_bytes(mut self, max: usize) -> Self {
         self.max_token_bytes = max;
@@ -79,8 +98,13 @@ impl AuthenticatorBuilder {
 
     /// Finishes; at least one verifier is required.
     pub fn build(self) -> Result<Authenticator, AuthError> {
-        if self.azure.is_none() && self.local.is_none() {
+        if self.azure.is_none() && self.local.is_none() && self.cookies.is_none() {
             return Err(AuthError::Config("no token verifier is configured".into()));
+        }
+        if self.cookies.is_some() && self.sessions.is_none() {
+            return Err(AuthError::Config(
+                "session cookies need a session store".into(),
+            ));
         }
         if let (Some(azure), Some(local)) = (&self.azure, &self.local)
             && azure.tenant_of_issuer(local.config().issuer()).is_some()
@@ -94,6 +118,8 @@ impl AuthenticatorBuilder {
                 azure: self.azure,
                 local: self.local,
                 resolver: self.resolver,
+                sessions: self.sessions,
+                cookies: self.cookies,
                 max_token_bytes: self.max_token_bytes,
             }),
         })
@@ -107,6 +133,8 @@ impl Authenticator {
             azure: None,
             local: None,
             resolver,
+            sessions: None,
+            cookies: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
     }
@@ -114,6 +142,47 @@ impl Authenticator {
     /// Largest token accepted.
     pub fn max_token_bytes(&self) -> usize {
         self.inner.max_token_bytes
+    }
+
+    /// The session guard, if configured.
+    pub fn sessions(&self) -> Option<&SessionGuard> {
+        self.inner.sessions.as_ref()
+    }
+
+    /// The cookie signer, if configured.
+    pub fn cookies(&self) -> Option<&SessionCookies> {
+        self.inner.cookies.as_ref()
+    }
+
+    /// Authenticates a session named by a verified session cookie.
+    pub async fn authenticate_session(
+        &self,
+        tenant: erp_core::TenantId,
+        session: erp_core::SessionId,
+    ) -> Result<Principal, AuthError> {
+        let guard = self
+            .inner
+            .sessions
+            .as_ref()
+            .ok_or_else(|| AuthError::Config("no session store".into()))?;
+        let user = guard
+            .active_session(tenant, &session)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        let principal = self
+            .inner
+            .resolver
+            .resolve_user(
+                tenant,
+                user,
+                erp_core::AuthMethod::Cookie,
+                Some(session),
+                None,
+                None,
+            )
+            .await?;
+        guard.check(&principal).await?;
+        Ok(principal)
     }
 
     /// The Entra ID verifier, if configured.
@@ -145,6 +214,7 @@ impl Authenticator {
         {
             local.verify(&jwt, now)?;
             let principal = inner.resolver.resolve_local(&jwt.claims).await?;
+            self.check_revocation(&principal).await?;
             return Ok((principal, TokenClaims(Arc::new(jwt.claims))));
         }
         if let Some(azure) = &inner.azure
@@ -152,8 +222,16 @@ impl Authenticator {
         {
             azure.verify(&jwt, now).await?;
             let principal = inner.resolver.resolve_azure(&jwt.claims).await?;
+            self.check_revocation(&principal).await?;
             return Ok((principal, TokenClaims(Arc::new(jwt.claims))));
         }
         Err(AuthError::UnknownIssuer)
+    }
+
+    async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {
+        match &self.inner.sessions {
+            Some(guard) => guard.check(principal).await,
+            None => Ok(()),
+        }
     }
 }

@@ -53,6 +53,12 @@ pub enum AuthError {
     /// The tenant the token belongs to has no ERP tenant.
     #[error("the tenant is not provisioned")]
     TenantNotProvisioned,
+    /// The session was revoked or expired, or a revocation watermark covers the token.
+    #[error("the session has been revoked")]
+    SessionRevoked,
+    /// A cookie-authenticated unsafe request lacks a valid CSRF token.
+    #[error("missing or invalid CSRF token")]
+    CsrfRejected,
     /// The ERP tenant is deactivated.
     #[error("the tenant is disabled")]
     TenantDisabled,
@@ -85,6 +91,7 @@ impl AuthError {
             | Self::TenantDisabled
             | Self::UserNotProvisioned
             | Self::AccountDisabled
+            | Self::CsrfRejected
             | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::KeysUnavailable | Self::StoreUnavailable(_) | Self::Config(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -107,7 +114,8 @@ impl AuthError {
             | Self::NotYetValid
             | Self::InvalidClaims(_) => "TOKEN_INVALID",
             Self::Expired => "TOKEN_EXPIRED",
-            Self::TenantNotAllowed | Self::Forbidden => "FORBIDDEN",
+            Self::SessionRevoked => "SESSION_REVOKED",
+            Self::TenantNotAllowed | Self::Forbidden | Self::CsrfRejected => "FORBIDDEN",
             Self::TenantNotProvisioned => "TENANT_NOT_PROVISIONED",
             Self::TenantDisabled => "TENANT_DISABLED",
             Self::UserNotProvisioned => "USER_NOT_PROVISIONED",
@@ -133,6 +141,8 @@ impl AuthError {
             Self::NotYetValid => "the token is not valid yet",
             Self::InvalidClaims(what) => what,
             Self::TenantNotAllowed => "the directory tenant is not allowed",
+            Self::SessionRevoked => "the session has been revoked",
+            Self::CsrfRejected => "missing or invalid CSRF token",
             Self::TenantNotProvisioned => "the tenant is not provisioned",
             Self::TenantDisabled => "the tenant is disabled",
             Self::UserNotProvisioned => "the user is not provisioned",

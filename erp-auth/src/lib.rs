@@ -48,6 +48,7 @@ pub mod layer;
 pub mod local;
 pub mod password;
 pub mod resolve;
+pub mod session;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -341,6 +341,20 @@ async fn postgres_revocations_are_published_to_listeners() {
         .unwrap();
     assert_eq!(next(&mut events).await, RevocationEvent::Tenant(tenant.id));
 
+    // Kill the listening connection: it reconnects and tells subscribers to reset.
+    let killer = PgExecutor::connect(cfg.clone()).await.unwrap();
+    killer
+        .batch_execute_raw(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'erp-toolkit-listener' AND query = 'LISTEN {}'",
+            cfg.revocation_channel()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, RevocationEvent::All, "reset after reconnect");
+    store.revoke(tenant.id, &session.id, chrono::Utc::now()).await.unwrap();
+    assert_eq!(next(&mut events).await, RevocationEvent::Session(tenant.id, session.id.clone()), "events flow again");
+
     // Another schema on the same database has its own channel: nothing crosses over.
     let (other_cfg, _other_guard) = common::postgres_config().await;
     assert_ne!(other_cfg.revocation_channel(), cfg.revocation_channel());

@@ -9,7 +9,43 @@ use super::{
     credential::{bearer_header, bearer_token},
     problem_response,
 };
-use crate::Authenticator;
+use crate::{AuthError, Authenticator, session::is_unsafe};
+
+/// What the request presents, read synchronously before the async part.
+enum Credential {
+    Bearer(http::HeaderValue),
+    Cookie {
+        tenant: erp_core::TenantId,
+        session: erp_core::SessionId,
+        csrf_ok: bool,
+    },
+    Refused(AuthError),
+}
+
+/// A bearer token wins over a cookie (browsers never add `Authorization` on their own,
+/// so a bearer request needs no CSRF check).
+fn credential<B>(authenticator: &Authenticator, req: &Request<B>) -> Credential {
+    match bearer_header(req.headers(), authenticator.max_token_bytes()) {
+        Ok(value) => Credential::Bearer(value),
+        Err(AuthError::MissingCredential) => match authenticator.cookies() {
+            Some(cookies) => match cookies.session_from(req.headers()) {
+                Ok(Some((tenant, session))) => {
+                    let csrf_ok = !is_unsafe(req.method())
+                        || cookies.csrf_valid(req.headers(), tenant, &session);
+                    Credential::Cookie {
+                        tenant,
+                        session,
+                        csrf_ok,
+                    }
+                }
+                Ok(None) => Credential::Refused(AuthError::MissingCredential),
+                Err(e) => Credential::Refused(e),
+            },
+            None => Credential::Refused(AuthError::MissingCredential),
+        },
+        Err(e) => Credential::Refused(e),
+    }
+}
 
 /// The service made by [`AuthLayer`](super::AuthLayer).
 #[derive(Debug, Clone)]
@@ -47,19 +83,36 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
-        let header = bearer_header(req.headers(), authenticator.max_token_bytes());
+        let credential = credential(&authenticator, &req);
         ResponseFuture::new(async move {
-            let outcome = match header {
-                Ok(value) => match bearer_token(&value) {
-                    Ok(token) => authenticator.authenticate_with_claims(token).await,
+            let outcome = match credential {
+                Credential::Bearer(value) => match bearer_token(&value) {
+                    Ok(token) => authenticator
+                        .authenticate_with_claims(token)
+                        .await
+                        .map(|(p, c)| (p, Some(c))),
                     Err(e) => Err(e),
                 },
-                Err(e) => Err(e),
+                Credential::Cookie {
+                    tenant,
+                    session,
+                    csrf_ok,
+                } => {
+                    match authenticator.authenticate_session(tenant, session).await {
+                        // The session is checked first: a forged or revoked cookie is
+                        // 401 whatever the CSRF header says.
+                        Ok(_) if !csrf_ok => Err(AuthError::CsrfRejected),
+                        other => other.map(|p| (p, None)),
+                    }
+                }
+                Credential::Refused(e) => Err(e),
             };
             match outcome {
                 Ok((principal, claims)) => {
                     req.extensions_mut().insert(principal);
-                    req.extensions_mut().insert(claims);
+                    if let Some(claims) = claims {
+                        req.extensions_mut().insert(claims);
+                    }
                     inner.call(req).await.map(|r| r.map(Either::Left))
                 }
                 Err(err) => {

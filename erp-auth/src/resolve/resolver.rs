@@ -235,7 +235,33 @@ impl UserResolver {
             .as_deref()
             .and_then(|j| SessionId::new(j).ok())
             .ok_or(AuthError::InvalidClaims("the token id is not a session id"))?;
-        // A local token names its tenant: a missing one is never "use the default".
+        self.resolve_user(
+            tenant_id,
+            user_id,
+            AuthMethod::LocalJwt,
+            Some(session_id),
+            claims
+                .iat
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            claims
+                .exp
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+        )
+        .await
+    }
+
+    /// Resolves the user of a local session (tokens and cookies alike): the tenant must
+    /// exist and be active, the user exist in it and be active. Roles come from the store.
+    pub async fn resolve_user(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        auth_method: AuthMethod,
+        session_id: Option<SessionId>,
+        issued_at: Option<chrono::DateTime<chrono::Utc>>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Principal, AuthError> {
+        // A local credential names its tenant: a missing one is never "use the default".
         let tenant = self
             .tenants
             .by_id(tenant_id)
@@ -259,14 +285,10 @@ impl UserResolver {
             display_name: user.display_name,
             email: user.email.or(user.azure_email),
             roles: user.roles,
-            auth_method: AuthMethod::LocalJwt,
-            session_id: Some(session_id),
-            issued_at: claims
-                .iat
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
-            expires_at: claims
-                .exp
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            auth_method,
+            session_id,
+            issued_at,
+            expires_at,
         })
     }
 }

@@ -30,8 +30,11 @@ impl RevocationListener {
     pub fn start(config: &PgConfig) -> Self {
         let (sender, _) = broadcast::channel(1024);
         let connected = Arc::new(AtomicBool::new(false));
+        let mut pg = config.pg.clone();
+        // Its own name, so operators (and tests) can tell it from pooled connections.
+        pg.application_name("erp-toolkit-listener");
         let task = tokio::spawn(run(
-            config.pg.clone(),
+            pg,
             config.revocation_channel(),
             sender.clone(),
             Arc::clone(&connected),

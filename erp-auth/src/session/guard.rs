@@ -1,0 +1,433 @@
+use std::{
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use erp_core::{Principal, RevocationEvent, SessionId, SessionStore, TenantId, UserId};
+use tokio::{sync::broadcast, time::Instant};
+
+use super::cache::{MarkEntry, RevocationCache, SessionEntry};
+use crate::AuthError;
+
+/// Counters of the guard.
+#[derive(Debug, Default)]
+pub struct SessionGuardStats {
+    /// Checks answered from the cache alone.
+    pub hits: AtomicU64,
+    /// Store reads caused by cache misses.
+    pub loads: AtomicU64,
+    /// Refusals because of a revocation, an expiry or a watermark.
+    pub revoked: AtomicU64,
+    /// Revocation events applied.
+    pub invalidations: AtomicU64,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    cache: RevocationCache,
+    entry_ttl: Duration,
+    touch_interval: Duration,
+    grace: Option<Duration>,
+    max_entries: usize,
+    last_touch: std::sync::Mutex<std::collections::HashMap<(TenantId, SessionId), Instant>>,
+    stats: SessionGuardStats,
+}
+
+/// Checks on every request that the principal's session, user and tenant are not
+/// revoked, from an in-process cache.
+///
+/// Entries are loaded once from the [`SessionStore`] and dropped when a
+/// [`RevocationEvent`] says so: revocations made through this guard apply at once here,
+/// and [`SessionGuard::follow`] applies those of other instances (PostgreSQL `NOTIFY`).
+/// Entries also expire after a TTL (default 5 min), a bound on staleness should a
+/// notification ever be lost without a reconnect.
+///
+/// When the store cannot answer, the request is refused with 503 unless a grace period
+/// was configured ([`SessionGuard::with_grace_period`]): then a cached answer younger
+/// than TTL + grace is used.
+#[derive(Clone)]
+pub struct SessionGuard {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SessionGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionGuard")
+            .field("entries", &self.inner.cache.len())
+            .field("entry_ttl", &self.inner.entry_ttl)
+            .field("grace", &self.inner.grace)
+            .field("stats", &self.inner.stats)
+            .finish()
+    }
+}
+
+/// `ceil` to whole seconds: JWT `iat` has second precision, so a watermark inside second
+/// S must revoke tokens issued in S (issued before or after it within that second).
+fn ceil_seconds(t: DateTime<Utc>) -> i64 {
+    let secs = t.timestamp();
+    if t.timestamp_subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs
+    }
+}
+
+impl SessionGuard {
+    /// A guard over `store` with a 5-minute entry TTL, 60-second touch throttle and no
+    /// grace period.
+    pub fn new(store: Arc<dyn SessionStore>) -> Self {
+        Self::build(
+            store,
+            Duration::from_secs(300),
+            Duration::from_secs(60),
+            None,
+            100_000,
+        )
+    }
+
+    fn build(
+        store: Arc<dyn SessionStore>,
+        entry_ttl: Duration,
+        touch_interval: Duration,
+        grace: Option<Duration>,
+        max_entries: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                cache: RevocationCache::new(max_entries),
+                entry_ttl,
+                touch_interval,
+                grace,
+                max_entries,
+                last_touch: std::sync::Mutex::new(std::collections::HashMap::new()),
+                stats: SessionGuardStats::default(),
+            }),
+        }
+    }
+
+    fn rebuild(&self, f: impl FnOnce(&mut (Duration, Duration, Option<Duration>, usize))) -> Self {
+        let i = &self.inner;
+        let mut p = (i.entry_ttl, i.touch_interval, i.grace, i.cache_max());
+        f(&mut p);
+        Self::build(Arc::clone(&i.store), p.0, p.1, p.2, p.3)
+    }
+
+    // The `with_*` settings build a fresh guard: call them before `follow` and before
+    // cloning the guard into services.
+
+    /// How long a cached entry is trusted without a notification (default 5 min).
+    pub fn with_entry_ttl(self, ttl: Duration) -> Self {
+        self.rebuild(|p| p.0 = ttl)
+    }
+
+    /// Least time between two `last_seen_at` writes of one session (default 60 s).
+    pub fn with_touch_interval(self, interval: Duration) -> Self {
+        self.rebuild(|p| p.1 = interval)
+    }
+
+    /// Serve cached answers up to `grace` past their TTL while the store is down,
+    /// instead of refusing with 503. Off by default: revocation then still applies
+    /// everywhere it was already received, but a session never seen stays refused.
+    pub fn with_grace_period(self, grace: Option<Duration>) -> Self {
+        self.rebuild(|p| p.2 = grace)
+    }
+
+    /// Largest number of cached entries (default 100 000).
+    pub fn with_max_entries(self, max: usize) -> Self {
+        self.rebuild(|p| p.3 = max.max(1))
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &SessionGuardStats {
+        &self.inner.stats
+    }
+
+    /// The store behind the guard.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// Applies revocation events from other instances until the sender closes. A lagging
+    /// receiver (events lost) drops the whole cache.
+    pub fn follow(&self, mut events: broadcast::Receiver<RevocationEvent>) {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(_)) => RevocationEvent::All,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                inner.cache.apply(&event);
+                inner.stats.invalidations.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Applies one revocation event to this instance's cache.
+    pub fn invalidate(&self, event: &RevocationEvent) {
+        self.inner.cache.apply(event);
+        self.inner
+            .stats
+            .invalidations
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Refuses the principal if its session, user or tenant was revoked.
+    pub async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        let tenant = principal.tenant_id;
+        let user = principal.user_id;
+        let now = Utc::now();
+        let user_mark = self.user_mark(tenant, user).await?;
+        let tenant_mark = self.tenant_mark(tenant).await?;
+        let revoked = match &principal.session_id {
+            Some(id) => {
+                let session = self.session_entry(tenant, id).await?;
+                match session {
+                    None => true,
+                    Some(s) => {
+                        let created = s.created_at;
+                        s.revoked
+                            || s.expires_at <= now
+                            || s.user_id != user
+                            || user_mark.is_some_and(|m| created < m)
+                            || tenant_mark.is_some_and(|m| created < m)
+                    }
+                }
+            }
+            // No local session (Entra ID tokens): the token's `iat` against the marks.
+            None => match principal.issued_at {
+                Some(iat) => {
+                    let iat = iat.timestamp();
+                    user_mark.is_some_and(|m| iat < ceil_seconds(m))
+                        || tenant_mark.is_some_and(|m| iat < ceil_seconds(m))
+                }
+                None => user_mark.is_some() || tenant_mark.is_some(),
+            },
+        };
+        if revoked {
+            self.inner.stats.revoked.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthError::SessionRevoked);
+        }
+        if let Some(id) = &principal.session_id {
+            self.touch_throttled(tenant, id, now);
+        }
+        Ok(())
+    }
+
+    fn fresh(&self, loaded_at: Instant) -> bool {
+        loaded_at.elapsed() <= self.inner.entry_ttl
+    }
+
+    fn within_grace(&self, loaded_at: Instant) -> bool {
+        self.inner
+            .grace
+            .is_some_and(|g| loaded_at.elapsed() <= self.inner.entry_ttl + g)
+    }
+
+    async fn session_entry(
+        &self,
+        tenant: TenantId,
+        id: &SessionId,
+    ) -> Result<Option<SessionEntry>, AuthError> {
+        let cached = self.inner.cache.session(tenant, id);
+        if let Some(e) = &cached
+            && self.fresh(e.loaded_at)
+        {
+            self.inner.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(cached);
+        }
+        let seen = self.inner.cache.generation();
+        self.inner.stats.loads.fetch_add(1, Ordering::Relaxed);
+        match self.inner.store.get(tenant, id).await {
+            Ok(Some(session)) => {
+                let entry = SessionEntry::from_session(&session);
+                self.inner
+                    .cache
+                    .fill_session(seen, tenant, id.clone(), entry.clone());
+                Ok(Some(entry))
+            }
+            // Unknown sessions are not cached: creation on another instance may be in flight.
+            Ok(None) => Ok(None),
+            Err(e) => match cached {
+                Some(c) if self.within_grace(c.loaded_at) => Ok(Some(c)),
+                _ => Err(AuthError::StoreUnavailable(e)),
+            },
+        }
+    }
+
+    async fn user_mark(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<DateTime<Utc>>, AuthError> {
+        let cached = self.inner.cache.user_mark(tenant, user);
+        self.mark(
+            cached,
+            |seen, entry| self.inner.cache.fill_user_mark(seen, tenant, user, entry),
+            || async {
+                self.inner
+                    .store
+                    .watermarks(tenant, user)
+                    .await
+                    .map(|w| w.user_not_before)
+            },
+        )
+        .await
+    }
+
+    async fn tenant_mark(&self, tenant: TenantId) -> Result<Option<DateTime<Utc>>, AuthError> {
+        let cached = self.inner.cache.tenant_mark(tenant);
+        // Any user of the tenant will do to read the tenant mark; the store keys it by tenant.
+        self.mark(
+            cached,
+            |seen, entry| self.inner.cache.fill_tenant_mark(seen, tenant, entry),
+            || async {
+                self.inner
+                    .store
+                    .watermarks(tenant, UserId::from_uuid(uuid::Uuid::nil()))
+                    .await
+                    .map(|w| w.tenant_not_before)
+            },
+        )
+        .await
+    }
+
+    async fn mark<F, Fut>(
+        &self,
+        cached: Option<MarkEntry>,
+        fill: impl FnOnce(u64, MarkEntry),
+        load: F,
+    ) -> Result<Option<DateTime<Utc>>, AuthError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = erp_core::Result<Option<DateTime<Utc>>>>,
+    {
+        if let Some(e) = cached
+            && self.fresh(e.loaded_at)
+        {
+            return Ok(e.not_before);
+        }
+        let seen = self.inner.cache.generation();
+        self.inner.stats.loads.fetch_add(1, Ordering::Relaxed);
+        match load().await {
+            Ok(not_before) => {
+                fill(
+                    seen,
+                    MarkEntry {
+                        not_before,
+                        loaded_at: Instant::now(),
+                    },
+                );
+                Ok(not_before)
+            }
+            Err(e) => match cached {
+                Some(c) if self.within_grace(c.loaded_at) => Ok(c.not_before),
+                _ => Err(AuthError::StoreUnavailable(e)),
+            },
+        }
+    }
+
+    /// Records activity at most once per touch interval per session, off the request path.
+    fn touch_throttled(&self, tenant: TenantId, id: &SessionId, now: DateTime<Utc>) {
+        {
+            let mut last = self
+                .inner
+                .last_touch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let key = (tenant, id.clone());
+            if last
+                .get(&key)
+                .is_some_and(|t| t.elapsed() < self.inner.touch_interval)
+            {
+                return;
+            }
+            if last.len() >= self.inner.cache_max() {
+                last.clear();
+            }
+            last.insert(key, Instant::now());
+        }
+        let store = Arc::clone(&self.inner.store);
+        let id = id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch(tenant, &id, now).await {
+                tracing::debug!(error = %e, "recording session activity failed");
+            }
+        });
+    }
+
+    /// Revokes one session, here at once and elsewhere through the store's notification.
+    pub async fn revoke_session(
+        &self,
+        tenant: TenantId,
+        id: &SessionId,
+    ) -> Result<bool, AuthError> {
+        let revoked = self.inner.store.revoke(tenant, id, Utc::now()).await?;
+        self.invalidate(&RevocationEvent::Session(tenant, id.clone()));
+        Ok(revoked)
+    }
+
+    /// Revokes every session and token of a user.
+    pub async fn revoke_user(&self, tenant: TenantId, user: UserId) -> Result<u64, AuthError> {
+        let n = self
+            .inner
+            .store
+            .revoke_user(tenant, user, Utc::now())
+            .await?;
+        self.invalidate(&RevocationEvent::User(tenant, user));
+        Ok(n)
+    }
+
+    /// Revokes every session and token of a tenant (emergency lock-down).
+    pub async fn revoke_tenant(&self, tenant: TenantId) -> Result<u64, AuthError> {
+        let n = self.inner.store.revoke_tenant(tenant, Utc::now()).await?;
+        self.invalidate(&RevocationEvent::Tenant(tenant));
+        Ok(n)
+    }
+
+    /// The cached view of a session, loading it if needed (cookie sign-in).
+    pub(crate) async fn active_session(
+        &self,
+        tenant: TenantId,
+        id: &SessionId,
+    ) -> Result<Option<UserId>, AuthError> {
+        let now = Utc::now();
+        Ok(self
+            .session_entry(tenant, id)
+            .await?
+            .filter(|s| !s.revoked && s.expires_at > now)
+            .map(|s| s.user_id))
+    }
+}
+
+impl Inner {
+    fn cache_max(&self) -> usize {
+        self.max_entries
+    }
+}
+
+/// Deletes expired sessions every `interval` until the returned task is aborted.
+pub fn spawn_purger(
+    store: Arc<dyn SessionStore>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.purge_expired(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,11 @@
+//! Sessions on the request path: revocation checks served from an in-process cache,
+//! invalidated across instances by PostgreSQL `NOTIFY`, and signed session cookies with
+//! CSRF protection for browser apps.
+
+mod cache;
+mod cookie;
+mod guard;
+
+pub(crate) use cookie::is_unsafe;
+pub use cookie::{CookieConfig, IssuedCookies, SessionCookies};
+pub use guard::{SessionGuard, SessionGuardStats, spawn_purger};
