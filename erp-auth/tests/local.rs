@@ -232,4 +232,13 @@ fn issued_tokens_carry_the_contract_claims() {
         assert!(claims.get(name).is_some(), "missing {name}");
     }
     assert_eq!((issued.expires_at - issued.issued_at).num_seconds(), 300);
+    assert_eq!(
+        (issued.expires_at - issued.refresh_at(Duration::from_secs(60))).num_seconds(),
+        60
+    );
+    assert_eq!(
+        issued.refresh_at(Duration::from_secs(3600)),
+        issued.issued_at,
+        "never before issue"
+    );
 }

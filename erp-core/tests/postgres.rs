@@ -351,9 +351,20 @@ async fn postgres_revocations_are_published_to_listeners() {
         ))
         .await
         .unwrap();
-    assert_eq!(next(&mut events).await, RevocationEvent::All, "reset after reconnect");
-    store.revoke(tenant.id, &session.id, chrono::Utc::now()).await.unwrap();
-    assert_eq!(next(&mut events).await, RevocationEvent::Session(tenant.id, session.id.clone()), "events flow again");
+    assert_eq!(
+        next(&mut events).await,
+        RevocationEvent::All,
+        "reset after reconnect"
+    );
+    store
+        .revoke(tenant.id, &session.id, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        RevocationEvent::Session(tenant.id, session.id.clone()),
+        "events flow again"
+    );
 
     // Another schema on the same database has its own channel: nothing crosses over.
     let (other_cfg, _other_guard) = common::postgres_config().await;

@@ -32,6 +32,18 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
+impl IssuedToken {
+    /// When a client should refresh: `buffer` (`TOKEN_REFRESH_BUFFER`) before expiry, but
+    /// never before the token was issued.
+    pub fn refresh_at(&self, buffer: std::time::Duration) -> DateTime<Utc> {
+        let buffer = chrono::Duration::from_std(buffer).unwrap_or(chrono::Duration::MAX);
+        self.expires_at
+            .checked_sub_signed(buffer)
+            .unwrap_or(self.issued_at)
+            .max(self.issued_at)
+    }
+}
+
 #[derive(Serialize)]
 struct OutgoingClaims<'a> {
     iss: &'a str,
