@@ -51,6 +51,7 @@ struct Inner {
     resolver: UserResolver,
     sessions: Option<SessionGuard>,
     cookies: Option<SessionCookies>,
+    iam: Option<crate::iam::IamVerifier>,
     max_token_bytes: usize,
 }
 
@@ -62,10 +63,18 @@ pub struct AuthenticatorBuilder {
     resolver: UserResolver,
     sessions: Option<SessionGuard>,
     cookies: Option<SessionCookies>,
+    iam: Option<crate::iam::IamVerifier>,
     max_token_bytes: usize,
 }
 
 impl AuthenticatorBuilder {
+    /// IAM-service mode (`AUTH_MODE=iam_service`): every bearer token is checked with the
+    /// IAM service; Entra ID and local verifiers are not consulted.
+    pub fn with_iam(mut self, iam: crate::iam::IamVerifier) -> Self {
+        self.iam = Some(iam);
+        self
+    }
+
     /// Accepts Entra ID access tokens.
     pub fn with_azure(mut self, verifier: AzureAdVerifier) -> Self {
         self.azure = Some(verifier);
@@ -98,7 +107,11 @@ impl AuthenticatorBuilder {
 
     /// Finishes; at least one verifier is required.
     pub fn build(self) -> Result<Authenticator, AuthError> {
-        if self.azure.is_none() && self.local.is_none() && self.cookies.is_none() {
+        if self.azure.is_none()
+            && self.local.is_none()
+            && self.cookies.is_none()
+            && self.iam.is_none()
+        {
             return Err(AuthError::Config("no token verifier is configured".into()));
         }
         if self.cookies.is_some() && self.sessions.is_none() {
@@ -120,6 +133,7 @@ impl AuthenticatorBuilder {
                 resolver: self.resolver,
                 sessions: self.sessions,
                 cookies: self.cookies,
+                iam: self.iam,
                 max_token_bytes: self.max_token_bytes,
             }),
         })
@@ -135,6 +149,7 @@ impl Authenticator {
             resolver,
             sessions: None,
             cookies: None,
+            iam: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
     }
@@ -205,6 +220,16 @@ impl Authenticator {
             return Err(AuthError::CredentialTooLarge {
                 max: inner.max_token_bytes,
             });
+        }
+        if let Some(iam) = &inner.iam {
+            let user = iam.userinfo(token).await?;
+            let principal = inner.resolver.resolve_iam(&user).await?;
+            self.check_revocation(&principal).await?;
+            let claims = Claims {
+                sub: Some(user.id),
+                ..Claims::default()
+            };
+            return Ok((principal, TokenClaims(Arc::new(claims))));
         }
         let jwt = CompactJwt::parse(token)?;
         let iss = jwt.claims.iss.as_deref().ok_or(AuthError::UnknownIssuer)?;

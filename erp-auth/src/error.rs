@@ -38,6 +38,9 @@ pub enum AuthError {
     /// The signature does not match.
     #[error("the token's signature is invalid")]
     InvalidSignature,
+    /// The identity service (IAM mode) rejected the token.
+    #[error("the identity service rejected the token")]
+    TokenRejected,
     /// `exp` has passed (beyond the leeway).
     #[error("the token has expired")]
     Expired,
@@ -77,6 +80,26 @@ pub enum AuthError {
     /// A store the layer needs (users, tenants, sessions) cannot answer.
     #[error("the user store is unavailable")]
     StoreUnavailable(#[source] erp_core::Error),
+    /// Username/password (or the external service's verdict) do not match.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many login attempts for this username or client address.
+    #[error("too many attempts; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long until an attempt is allowed again.
+        retry_after: std::time::Duration,
+    },
+    /// An upstream service (external auth API, IAM) cannot answer or answered nonsense.
+    #[error("upstream {service} unavailable: {reason}")]
+    UpstreamUnavailable {
+        /// `external_auth` or `iam`.
+        service: &'static str,
+        /// Why (for logs; not sent to clients).
+        reason: String,
+    },
+    /// The request body breaks a rule (empty username, oversized password, ...).
+    #[error("invalid request: {0}")]
+    ValidationFailed(&'static str),
     /// Invalid configuration (caught when the layer is built, not per request).
     #[error("invalid auth configuration: {0}")]
     Config(String),
@@ -93,9 +116,12 @@ impl AuthError {
             | Self::AccountDisabled
             | Self::CsrfRejected
             | Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable | Self::StoreUnavailable(_) | Self::Config(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::KeysUnavailable
+            | Self::StoreUnavailable(_)
+            | Self::Config(_)
+            | Self::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ValidationFailed(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -111,6 +137,7 @@ impl AuthError {
             | Self::UnknownIssuer
             | Self::UnknownKey
             | Self::InvalidSignature
+            | Self::TokenRejected
             | Self::NotYetValid
             | Self::InvalidClaims(_) => "TOKEN_INVALID",
             Self::Expired => "TOKEN_EXPIRED",
@@ -120,9 +147,13 @@ impl AuthError {
             Self::TenantDisabled => "TENANT_DISABLED",
             Self::UserNotProvisioned => "USER_NOT_PROVISIONED",
             Self::AccountDisabled => "ACCOUNT_DISABLED",
-            Self::KeysUnavailable | Self::StoreUnavailable(_) | Self::Config(_) => {
-                "UPSTREAM_UNAVAILABLE"
-            }
+            Self::KeysUnavailable
+            | Self::StoreUnavailable(_)
+            | Self::Config(_)
+            | Self::UpstreamUnavailable { .. } => "UPSTREAM_UNAVAILABLE",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ValidationFailed(_) => "VALIDATION_FAILED",
         }
     }
 
@@ -137,6 +168,7 @@ impl AuthError {
             Self::UnknownIssuer => "the token issuer is not trusted",
             Self::UnknownKey => "the signing key is unknown",
             Self::InvalidSignature => "the signature is invalid",
+            Self::TokenRejected => "the token was rejected by the identity service",
             Self::Expired => "the token has expired",
             Self::NotYetValid => "the token is not valid yet",
             Self::InvalidClaims(what) => what,
@@ -151,6 +183,10 @@ impl AuthError {
             Self::KeysUnavailable => "the identity provider is unavailable",
             Self::StoreUnavailable(_) => "the user store is unavailable",
             Self::Config(_) => "authentication is not configured",
+            Self::InvalidCredentials => "invalid username or password",
+            Self::RateLimited { .. } => "too many attempts; retry later",
+            Self::UpstreamUnavailable { .. } => "the authentication service is unavailable",
+            Self::ValidationFailed(what) => what,
         }
     }
 
@@ -159,6 +195,8 @@ impl AuthError {
         match self {
             // RFC 6750 §3.1: a request without credentials gets a bare challenge.
             Self::MissingCredential => None,
+            // A failed login is not a bad bearer token.
+            Self::InvalidCredentials => None,
             Self::MalformedHeader => Some("invalid_request"),
             Self::Forbidden => Some("insufficient_scope"),
             _ if self.status() == StatusCode::UNAUTHORIZED => Some("invalid_token"),

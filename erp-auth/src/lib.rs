@@ -43,9 +43,12 @@ mod crypto;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod iam;
 pub mod jwt;
 pub mod layer;
 pub mod local;
+pub mod login;
+pub mod metrics;
 pub mod password;
 pub mod resolve;
 pub mod session;

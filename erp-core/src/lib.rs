@@ -45,8 +45,11 @@ pub mod time;
 pub use error::{Backend, BoxError, Error, Result};
 pub use id::{TenantId, UserId};
 pub use model::{
-    AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant, NewUser, Principal,
-    RefreshOutcome, RefreshToken, RevocationEvent, RevocationWatermarks, Role, Session, SessionId,
-    Tenant, User,
+    AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant,
+    NewUser, Principal, RefreshOutcome, RefreshToken, RevocationEvent, RevocationWatermarks, Role,
+    Session, SessionId, Tenant, User,
 };
-pub use repo::{RefreshTokenStore, SessionStore, TenantRepository, UserRepository};
+pub use repo::{
+    AuditSink, FanoutAuditSink, RefreshTokenStore, SessionStore, TenantRepository,
+    TracingAuditSink, UserRepository,
+};

@@ -34,7 +34,7 @@ async fn postgres_migrations_run_twice_change_nothing() {
     let (cfg, guard) = common::postgres_config().await;
     let exec = PgExecutor::connect(cfg).await.unwrap();
     let first = exec.migrate(migrate::POSTGRES).await.unwrap();
-    assert_eq!(first.applied, vec![1, 2]);
+    assert_eq!(first.applied, vec![1, 2, 3]);
     let before = catalog(&exec, &guard.schema).await;
     assert!(
         before
@@ -44,7 +44,7 @@ async fn postgres_migrations_run_twice_change_nothing() {
     );
     let second = exec.migrate(migrate::POSTGRES).await.unwrap();
     assert!(second.applied.is_empty());
-    assert_eq!(second.already_applied, vec![1, 2]);
+    assert_eq!(second.already_applied, vec![1, 2, 3]);
     assert_eq!(catalog(&exec, &guard.schema).await, before);
 }
 
@@ -369,4 +369,10 @@ async fn postgres_revocations_are_published_to_listeners() {
     // Another schema on the same database has its own channel: nothing crosses over.
     let (other_cfg, _other_guard) = common::postgres_config().await;
     assert_ne!(other_cfg.revocation_channel(), cfg.revocation_channel());
+}
+
+#[tokio::test]
+async fn postgres_audit_events_round_trip() {
+    let (exec, _guard) = common::postgres().await;
+    common::audit_round_trip(Database::Postgres(exec)).await;
 }

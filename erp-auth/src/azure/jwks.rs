@@ -265,6 +265,7 @@ impl JwksCache {
         if result.is_err() {
             inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
         }
+        crate::metrics::jwks_fetch(result.is_ok());
         result
     }
 

@@ -28,7 +28,15 @@ pub fn problem_response(err: &AuthError) -> Response<Full<Bytes>> {
         HeaderValue::from_static("application/problem+json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == http::StatusCode::UNAUTHORIZED || err.bearer_error().is_some() {
+    if let AuthError::RateLimited { retry_after } = err {
+        // Whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3).
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    let challenge_needed = matches!(err, AuthError::InvalidCredentials)
+        || status == http::StatusCode::UNAUTHORIZED
+        || err.bearer_error().is_some();
+    if challenge_needed {
         let challenge = match err.bearer_error() {
             Some(error) => format!(
                 "Bearer realm=\"erp\", error=\"{error}\", error_description=\"{}\"",

@@ -85,6 +85,12 @@ where
         let authenticator = self.authenticator.clone();
         let credential = credential(&authenticator, &req);
         ResponseFuture::new(async move {
+            let started = std::time::Instant::now();
+            let kind = match &credential {
+                Credential::Bearer(_) => "bearer",
+                Credential::Cookie { .. } => "cookie",
+                Credential::Refused(_) => "none",
+            };
             let outcome = match credential {
                 Credential::Bearer(value) => match bearer_token(&value) {
                     Ok(token) => authenticator
@@ -107,6 +113,8 @@ where
                 }
                 Credential::Refused(e) => Err(e),
             };
+            let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "ok");
+            crate::metrics::request(kind, code, started.elapsed());
             match outcome {
                 Ok((principal, claims)) => {
                     req.extensions_mut().insert(principal);

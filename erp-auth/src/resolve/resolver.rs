@@ -216,6 +216,55 @@ impl UserResolver {
         }
     }
 
+    /// Resolves a user vouched for by the IAM service: the tenant it names (else the
+    /// default), then the local user linked to the IAM id (`iam:<id>`), created or
+    /// refreshed on the way. Roles: the local ones plus the IAM's that are valid role names.
+    pub async fn resolve_iam(&self, iam: &crate::iam::IamUser) -> Result<Principal, AuthError> {
+        let tenant = match iam.tenant.as_deref() {
+            Some(slug) => self.tenants.by_slug(slug).await.map_err(store_error)?,
+            None => None,
+        };
+        let tenant = self.active_tenant(tenant).await?;
+        let user = self
+            .users
+            .upsert_directory_user(
+                tenant.id,
+                erp_core::DirectoryUser {
+                    username: iam.username.clone(),
+                    external_user_id: format!("iam:{}", iam.id),
+                    display_name: iam.name.clone(),
+                    email: iam.email.clone(),
+                    refreshed_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                CoreError::Conflict { .. } | CoreError::InvalidInput { .. } => {
+                    AuthError::UserNotProvisioned
+                }
+                other => store_error(other),
+            })?;
+        if !user.is_active {
+            return Err(AuthError::AccountDisabled);
+        }
+        let mut roles = user.roles.clone();
+        roles.extend(iam.roles.iter().filter_map(|r| Role::new(r.as_str()).ok()));
+        roles.sort();
+        roles.dedup();
+        Ok(Principal {
+            user_id: user.id,
+            tenant_id: tenant.id,
+            username: user.username,
+            display_name: user.display_name,
+            email: user.email.or(user.azure_email),
+            roles,
+            auth_method: AuthMethod::IamService,
+            session_id: None,
+            issued_at: Some(iam.first_seen),
+            expires_at: None,
+        })
+    }
+
     /// Resolves a local token's claims (already verified).
     pub async fn resolve_local(&self, claims: &Claims) -> Result<Principal, AuthError> {
         let tenant_id: TenantId = claims

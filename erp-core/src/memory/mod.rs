@@ -3,6 +3,7 @@
 //! suite runs against them too) but keep nothing: the server never uses them unless
 //! asked to explicitly.
 
+mod audit;
 mod refresh;
 mod sessions;
 mod users;
@@ -11,6 +12,8 @@ use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
 };
+
+pub use audit::MemoryAuditSink;
 
 use crate::{RevocationWatermarks, Session, SessionId, Tenant, TenantId, User, UserId};
 

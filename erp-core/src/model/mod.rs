@@ -1,5 +1,6 @@
 //! Domain types that cross crate and HTTP boundaries.
 
+mod audit;
 mod principal;
 mod refresh;
 mod role;
@@ -8,6 +9,7 @@ mod tenant;
 mod user;
 mod validate;
 
+pub use audit::{AuthEvent, AuthEventKind};
 pub use principal::{AuthMethod, Principal};
 pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent};
 pub use role::Role;

@@ -4,11 +4,13 @@
 //! first: there is no way to ask for "a user by id" without saying in which tenant, so a
 //! forgotten filter cannot leak another tenant's rows.
 
+mod audit;
 mod refresh;
 mod session;
 mod tenant;
 mod user;
 
+pub use audit::{AuditSink, FanoutAuditSink, TracingAuditSink};
 pub use refresh::RefreshTokenStore;
 pub use session::SessionStore;
 pub use tenant::TenantRepository;

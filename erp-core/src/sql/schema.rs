@@ -93,3 +93,20 @@ pub(crate) enum RefreshTokens {
     UsedAt,
     RevokedAt,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum AuditEvents {
+    Table,
+    Id,
+    TenantId,
+    At,
+    Kind,
+    Outcome,
+    Reason,
+    UserId,
+    Username,
+    SessionId,
+    Ip,
+    UserAgent,
+    Detail,
+}

@@ -130,3 +130,29 @@ pub async fn harness_memory() -> Harness {
         _keep: Box::new(()),
     }
 }
+
+/// Records a login failure and a success, reads them back newest first.
+pub async fn audit_round_trip(db: Database) {
+    use erp_core::{AuditSink, AuthEvent, AuthEventKind, NewTenant, sql::SqlAuditSink};
+    let tenant = SqlTenantRepository::new(db.clone())
+        .create(NewTenant::new("audit", "Audit"))
+        .await
+        .unwrap();
+    let sink = SqlAuditSink::new(db);
+    let failed = AuthEvent::new(tenant.id, AuthEventKind::Login)
+        .failed("INVALID_CREDENTIALS")
+        .with_username("劉念萱")
+        .with_client(Some("198.51.100.4"), Some("curl/8"));
+    sink.record(&failed).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let ok = AuthEvent::new(tenant.id, AuthEventKind::Logout).with_detail("by user");
+    sink.record(&ok).await.unwrap();
+    let recent = sink.recent(tenant.id, 10).await.unwrap();
+    assert_eq!(recent, vec![ok, failed]);
+    assert!(
+        sink.recent(erp_core::TenantId::new(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -60,6 +60,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../../../migrations/postgres/V2__sessions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_events",
+        sql: include_str!("../../../migrations/postgres/V3__audit_events.sql"),
+    },
 ];
 
 /// SQLite migrations of the ERP tables.
@@ -73,6 +78,11 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         name: "sessions",
         sql: include_str!("../../../migrations/sqlite/V2__sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "audit_events",
+        sql: include_str!("../../../migrations/sqlite/V3__audit_events.sql"),
     },
 ];
 

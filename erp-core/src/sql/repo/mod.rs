@@ -1,10 +1,12 @@
 //! The repositories, written once over [`Executor`](super::Executor): the same code
 //! runs on PostgreSQL, SQLite and any other executor.
 
+mod audit;
 mod session;
 mod tenant;
 mod user;
 
+pub use audit::SqlAuditSink;
 pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
 pub use user::SqlUserRepository;

@@ -1,0 +1,11 @@
+//! Everything between "a person types a password" and "they hold a session": local
+//! passwords (Argon2id, legacy hashes upgraded), the external username/password API,
+//! rate limits, refresh and logout, with an audit trail.
+
+mod external;
+mod ratelimit;
+mod service;
+
+pub use external::{ExternalAuthClient, ExternalAuthConfig, ExternalError, ExternalUser};
+pub use ratelimit::SlidingWindow;
+pub use service::{LoginRequest, LoginResult, LoginService, LoginServiceBuilder, LoginUser};
