@@ -10,12 +10,15 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use erp_auth::{
     AuthLayer, Authenticator,
     azure::AzureAdVerifier,
+    cache::TokenCacheConfig,
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
     resolve::UserResolver,
+    session::SessionGuard,
     testkit::FakeAzureAd,
 };
 use erp_core::{
-    NewTenant, NewUser, SessionId, TenantRepository, UserRepository, memory::MemoryStore,
+    AuthMethod, NewSession, NewTenant, NewUser, SessionId, SessionStore, TenantRepository,
+    UserRepository, memory::MemoryStore,
 };
 use http::{HeaderValue, Request, Response, header::AUTHORIZATION};
 use http_body_util::Empty;
@@ -50,6 +53,8 @@ struct BareClaims {
 struct Setup {
     _fake: FakeAzureAd,
     auth: Authenticator,
+    /// With the verified-token cache and the session guard, as a deployment runs it.
+    cached: Authenticator,
     rs256: String,
     rs256_key: DecodingKey,
     rs256_issuer: String,
@@ -71,30 +76,55 @@ async fn setup() -> Setup {
     let local = LocalJwtConfig::new(KeyRing::new("k1", SECRET).unwrap());
     let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone()))
         .with_auto_provision(true);
-    let auth = Authenticator::builder(resolver)
-        .with_azure(AzureAdVerifier::start(fake.config()).await.unwrap())
+    let azure = AzureAdVerifier::start(fake.config()).await.unwrap();
+    let auth = Authenticator::builder(resolver.clone())
+        .with_azure(azure.clone())
         .with_local(LocalJwtVerifier::new(local.clone()))
+        .build()
+        .unwrap();
+    let cached = Authenticator::builder(resolver)
+        .with_azure(azure)
+        .with_local(LocalJwtVerifier::new(local.clone()))
+        .with_sessions(SessionGuard::new(Arc::new(store.clone())))
+        .with_token_cache(TokenCacheConfig::default())
         .build()
         .unwrap();
     let rs256 = fake.token().build();
     // First use provisions the Azure user; the bench measures the steady state.
     auth.authenticate(&rs256).await.unwrap();
+    let session = SessionStore::create(
+        &store,
+        NewSession {
+            id: SessionId::generate(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            auth_method: AuthMethod::LocalPassword,
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            ip: None,
+            user_agent: None,
+        },
+    )
+    .await
+    .unwrap();
     let hs256 = LocalTokenIssuer::new(local)
         .issue(&TokenRequest {
             user_id: user.id,
             tenant_id: tenant.id,
-            session_id: SessionId::generate(),
+            session_id: session.id,
             roles: vec![],
         })
         .unwrap()
         .token;
     auth.authenticate(&hs256).await.unwrap();
+    cached.authenticate(&rs256).await.unwrap();
+    cached.authenticate(&hs256).await.unwrap();
     let (n, e) = fake.current_key().components();
     Setup {
         rs256_key: DecodingKey::from_rsa_components(&n, &e).unwrap(),
         rs256_issuer: fake.v2_issuer(TID),
         _fake: fake,
         auth,
+        cached,
         rs256,
         hs256,
     }
@@ -106,9 +136,13 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let s = rt.block_on(setup());
-    let service = AuthLayer::new(s.auth.clone()).layer(service_fn(|_req: Request<()>| async {
-        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
-    }));
+    let inner = || {
+        service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+        })
+    };
+    let service = AuthLayer::new(s.auth.clone()).layer(inner());
+    let cached_service = AuthLayer::new(s.cached.clone()).layer(inner());
 
     let mut rs_validation = Validation::new(Algorithm::RS256);
     rs_validation.set_audience(&[CLIENT_ID]);
@@ -139,6 +173,26 @@ fn bench(c: &mut Criterion) {
                         .body(())
                         .unwrap();
                     (service.clone(), req)
+                },
+                |(svc, req)| async move {
+                    let res = svc.oneshot(req).await.unwrap();
+                    assert_eq!(res.status(), 200);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function("authenticator_cached", |b| {
+            b.to_async(&rt)
+                .iter(|| async { s.cached.authenticate(token).await.unwrap() })
+        });
+        group.bench_function("layer_cached", |b| {
+            b.to_async(&rt).iter_batched(
+                || {
+                    let req = Request::builder()
+                        .header(AUTHORIZATION, header.clone())
+                        .body(())
+                        .unwrap();
+                    (cached_service.clone(), req)
                 },
                 |(svc, req)| async move {
                     let res = svc.oneshot(req).await.unwrap();

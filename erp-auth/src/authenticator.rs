@@ -1,10 +1,11 @@
 //! Routing a credential to exactly one verifier, then resolving the user.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
 use erp_core::Principal;
 
 use crate::{
+    cache::{KeyHandle, Verified},
     jwt::Claims,
     session::{SessionCookies, SessionGuard},
 };
@@ -52,6 +53,7 @@ struct Inner {
     sessions: Option<SessionGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
+    cache: Option<crate::cache::TokenCache>,
     max_token_bytes: usize,
 }
 
@@ -64,10 +66,18 @@ pub struct AuthenticatorBuilder {
     sessions: Option<SessionGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
+    cache: Option<crate::cache::TokenCacheConfig>,
     max_token_bytes: usize,
 }
 
 impl AuthenticatorBuilder {
+    /// Caches verified tokens, so a repeated token costs a lookup instead of a
+    /// signature check (see [`crate::cache`] for what is still checked every time).
+    pub fn with_token_cache(mut self, config: crate::cache::TokenCacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
     /// IAM-service mode (`AUTH_MODE=iam_service`): every bearer token is checked with the
     /// IAM service; Entra ID and local verifiers are not consulted.
     pub fn with_iam(mut self, iam: crate::iam::IamVerifier) -> Self {
@@ -134,6 +144,7 @@ impl AuthenticatorBuilder {
                 sessions: self.sessions,
                 cookies: self.cookies,
                 iam: self.iam,
+                cache: self.cache.map(crate::cache::TokenCache::new),
                 max_token_bytes: self.max_token_bytes,
             }),
         })
@@ -150,6 +161,7 @@ impl Authenticator {
             sessions: None,
             cookies: None,
             iam: None,
+            cache: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
     }
@@ -231,26 +243,166 @@ impl Authenticator {
             };
             return Ok((principal, TokenClaims(Arc::new(claims))));
         }
+        if let Some(cache) = &inner.cache {
+            if let Some(hit) = self.cached(cache, token).await {
+                return hit;
+            }
+            cache.stats.misses.fetch_add(1, Ordering::Relaxed);
+        }
         let jwt = CompactJwt::parse(token)?;
         let iss = jwt.claims.iss.as_deref().ok_or(AuthError::UnknownIssuer)?;
         let now = chrono::Utc::now().timestamp();
-        if let Some(local) = &inner.local
-            && local.owns_issuer(iss)
-        {
-            local.verify(&jwt, now)?;
-            let principal = inner.resolver.resolve_local(&jwt.claims).await?;
-            self.check_revocation(&principal).await?;
-            return Ok((principal, TokenClaims(Arc::new(jwt.claims))));
+        let (principal, key, leeway, local) =
+            if let Some(local) = inner.local.as_ref().filter(|l| l.owns_issuer(iss)) {
+                let key = local.verify(&jwt, now)?;
+                let principal = inner.resolver.resolve_local(&jwt.claims).await?;
+                (
+                    principal,
+                    KeyHandle::hmac(&key),
+                    local.config().leeway.as_secs() as i64,
+                    true,
+                )
+            } else if let Some(azure) = inner
+                .azure
+                .as_ref()
+                .filter(|a| a.tenant_of_issuer(iss).is_some())
+            {
+                let key = azure.verify(&jwt, now).await?;
+                let principal = inner.resolver.resolve_azure(&jwt.claims).await?;
+                (
+                    principal,
+                    KeyHandle::rsa(&key),
+                    azure.config().leeway.as_secs() as i64,
+                    false,
+                )
+            } else {
+                return Err(AuthError::UnknownIssuer);
+            };
+        self.check_revocation(&principal).await?;
+        let claims = Arc::new(jwt.claims);
+        if let Some(cache) = &inner.cache {
+            cache.insert(
+                token,
+                Arc::new(Verified {
+                    claims: Arc::clone(&claims),
+                    key,
+                    principal: principal.clone(),
+                    resolved_at: tokio::time::Instant::now(),
+                    exp: claims.exp.unwrap_or(now),
+                    nbf: claims.nbf,
+                    leeway,
+                    local,
+                }),
+            );
         }
-        if let Some(azure) = &inner.azure
-            && azure.tenant_of_issuer(iss).is_some()
-        {
-            azure.verify(&jwt, now).await?;
-            let principal = inner.resolver.resolve_azure(&jwt.claims).await?;
-            self.check_revocation(&principal).await?;
-            return Ok((principal, TokenClaims(Arc::new(jwt.claims))));
+        Ok((principal, TokenClaims(claims)))
+    }
+
+    /// The cached answer for `token`: `None` on a miss (verify it), `Some(result)` when
+    /// the cache decides. The signature is not checked again; everything else is.
+    async fn cached(
+        &self,
+        cache: &crate::cache::TokenCache,
+        token: &str,
+    ) -> Option<Result<(Principal, TokenClaims), AuthError>> {
+        let verified = cache.get(token)?;
+        if !verified.key.alive() {
+            // Its key left the JWKS: verify afresh (and fail, unless it came back).
+            cache.remove(token);
+            return None;
         }
-        Err(AuthError::UnknownIssuer)
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = verified.check_times(now) {
+            if matches!(e, AuthError::Expired) {
+                cache.remove(token);
+            }
+            return Some(Err(e));
+        }
+        let principal = if cache.principal_fresh(&verified) {
+            verified.principal.clone()
+        } else {
+            cache.stats.refreshes.fetch_add(1, Ordering::Relaxed);
+            let resolved = if verified.local {
+                self.inner.resolver.resolve_local(&verified.claims).await
+            } else {
+                self.inner.resolver.resolve_azure(&verified.claims).await
+            };
+            let principal = match resolved {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            cache.insert(
+                token,
+                Arc::new(Verified {
+                    claims: Arc::clone(&verified.claims),
+                    key: verified.key.clone(),
+                    principal: principal.clone(),
+                    resolved_at: tokio::time::Instant::now(),
+                    exp: verified.exp,
+                    nbf: verified.nbf,
+                    leeway: verified.leeway,
+                    local: verified.local,
+                }),
+            );
+            principal
+        };
+        if let Err(e) = self.check_revocation(&principal).await {
+            return Some(Err(e));
+        }
+        cache.stats.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Ok((principal, TokenClaims(Arc::clone(&verified.claims)))))
+    }
+
+    /// Re-resolve this user's cached principals on next use (after a role change,
+    /// deactivation or a directory link change).
+    pub fn invalidate_user(&self, tenant: erp_core::TenantId, user: erp_core::UserId) {
+        if let Some(cache) = &self.inner.cache {
+            cache.mark(tenant, Some(user));
+        }
+    }
+
+    /// Re-resolve every cached principal of a tenant on next use.
+    pub fn invalidate_tenant(&self, tenant: erp_core::TenantId) {
+        if let Some(cache) = &self.inner.cache {
+            cache.mark(tenant, None);
+        }
+    }
+
+    /// Applies revocation events from other instances to the session guard and the
+    /// token cache until the sender closes (a lagging receiver resets everything).
+    pub fn follow(&self, mut events: tokio::sync::broadcast::Receiver<erp_core::RevocationEvent>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        erp_core::RevocationEvent::All
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                if let Some(guard) = &inner.sessions {
+                    guard.invalidate(&event);
+                }
+                if let Some(cache) = &inner.cache {
+                    cache.apply(&event);
+                }
+            }
+        });
+    }
+
+    /// Counters of the token cache, if enabled.
+    pub fn cache_stats(&self) -> Option<&crate::cache::TokenCacheStats> {
+        self.inner.cache.as_ref().map(|c| &c.stats)
+    }
+
+    /// Number of cached tokens.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner
+            .cache
+            .as_ref()
+            .map_or(0, crate::cache::TokenCache::len)
     }
 
     async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {

@@ -39,6 +39,7 @@
 
 mod authenticator;
 pub mod azure;
+pub mod cache;
 mod crypto;
 mod error;
 #[cfg(feature = "axum")]

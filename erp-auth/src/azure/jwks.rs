@@ -20,6 +20,8 @@ use crate::{AuthError, crypto::Rs256Key};
 /// One signing key from the JWKS.
 pub(crate) struct SigningKey {
     pub(crate) verifying: Rs256Key,
+    /// The JWK's `n` and `e`, to recognise an unchanged key across fetches.
+    material: (String, String),
     /// Azure's non-standard `issuer` of the key (with a `{tenantid}` template), used to
     /// check that a key signs only for its own cloud and tenant.
     pub(crate) issuer: Option<String>,
@@ -108,11 +110,13 @@ fn usable_keys(raw: RawJwks) -> HashMap<String, Arc<SigningKey>> {
         .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
         .filter_map(|k| {
             let kid = k.kid?;
-            let verifying = Rs256Key::from_components(k.n.as_deref()?, k.e.as_deref()?)?;
+            let (n, e) = (k.n?, k.e?);
+            let verifying = Rs256Key::from_components(&n, &e)?;
             Some((
                 kid,
                 Arc::new(SigningKey {
                     verifying,
+                    material: (n, e),
                     issuer: k.issuer,
                 }),
             ))
@@ -248,7 +252,19 @@ impl JwksCache {
                 discovery.jwks_uri.clone()
             };
             let raw: RawJwks = get_json(&inner.client, &url).await?;
-            let keys = usable_keys(raw);
+            let mut keys = usable_keys(raw);
+            // Keep the same Arc for a key that did not change: verified-token cache
+            // entries hold a Weak to their key and die only when it leaves the JWKS.
+            if let Some(old) = inner.keys.load().as_ref() {
+                for (kid, key) in keys.iter_mut() {
+                    if let Some(prev) = old.keys.get(kid)
+                        && prev.material == key.material
+                        && prev.issuer == key.issuer
+                    {
+                        *key = Arc::clone(prev);
+                    }
+                }
+            }
             if keys.is_empty() {
                 // Never replace good keys with nothing: an empty set is an IdP fault.
                 return Err(FetchError::Malformed("no usable RS256 signing key".into()));

@@ -7,5 +7,6 @@ mod jwks;
 mod verifier;
 
 pub use config::AzureAdConfig;
+pub(crate) use jwks::SigningKey as SigningKeyRef;
 pub use jwks::{JwksCache, JwksMetrics};
 pub use verifier::AzureAdVerifier;

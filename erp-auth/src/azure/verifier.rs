@@ -67,7 +67,11 @@ impl AzureAdVerifier {
     }
 
     /// Verifies a token already routed here; `now` is seconds since the epoch.
-    pub(crate) async fn verify(&self, jwt: &CompactJwt<'_>, now: i64) -> Result<(), AuthError> {
+    pub(crate) async fn verify(
+        &self,
+        jwt: &CompactJwt<'_>,
+        now: i64,
+    ) -> Result<std::sync::Arc<super::jwks::SigningKey>, AuthError> {
         let claims = &jwt.claims;
         if jwt.header.alg != "RS256" {
             return Err(AuthError::AlgorithmNotAllowed);
@@ -120,7 +124,7 @@ impl AzureAdVerifier {
         if claims.oid.as_deref().is_none_or(str::is_empty) {
             return Err(AuthError::InvalidClaims("the token has no object id"));
         }
-        Ok(())
+        Ok(key)
     }
 }
 

@@ -91,11 +91,11 @@ impl KeyRing {
         (&e.kid, &e.encoding)
     }
 
-    pub(crate) fn verifying(&self, kid: &str) -> Option<&Hs256Key> {
+    pub(crate) fn verifying(&self, kid: &str) -> Option<&Arc<Hs256Key>> {
         self.entries
             .iter()
             .find(|e| &*e.kid == kid)
-            .map(|e| &*e.verifying)
+            .map(|e| &e.verifying)
     }
 
     /// True if `kid` is in the ring.

@@ -27,7 +27,11 @@ impl LocalJwtVerifier {
         &self.config
     }
 
-    pub(crate) fn verify(&self, jwt: &CompactJwt<'_>, now: i64) -> Result<(), AuthError> {
+    pub(crate) fn verify(
+        &self,
+        jwt: &CompactJwt<'_>,
+        now: i64,
+    ) -> Result<std::sync::Arc<crate::crypto::Hs256Key>, AuthError> {
         if jwt.header.alg != "HS256" {
             return Err(AuthError::AlgorithmNotAllowed);
         }
@@ -69,6 +73,6 @@ impl LocalJwtVerifier {
                 "the token lacks sub, tenant, jti or iat",
             ));
         }
-        Ok(())
+        Ok(std::sync::Arc::clone(key))
     }
 }
