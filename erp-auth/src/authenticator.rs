@@ -248,6 +248,7 @@ impl Authenticator {
                 return hit;
             }
             cache.stats.misses.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::token_cache(crate::metrics::CacheEvent::Miss, 1);
         }
         let jwt = CompactJwt::parse(token)?;
         let iss = jwt.claims.iss.as_deref().ok_or(AuthError::UnknownIssuer)?;
@@ -322,6 +323,7 @@ impl Authenticator {
             verified.principal.clone()
         } else {
             cache.stats.refreshes.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::token_cache(crate::metrics::CacheEvent::Refresh, 1);
             let resolved = if verified.local {
                 self.inner.resolver.resolve_local(&verified.claims).await
             } else {
@@ -350,6 +352,7 @@ impl Authenticator {
             return Some(Err(e));
         }
         cache.stats.hits.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::token_cache(crate::metrics::CacheEvent::Hit, 1);
         Some(Ok((principal, TokenClaims(Arc::clone(&verified.claims)))))
     }
 

@@ -7,6 +7,7 @@
 //! | `erp_auth_logins_total` | counter | `method` (local_password, external_api), `outcome` |
 //! | `erp_auth_jwks_fetches_total` | counter | `result` (ok, error) |
 //! | `erp_auth_upstream_seconds` | histogram | `service` (external_auth, iam), `result` |
+//! | `erp_auth_token_cache_total` | counter | `result` (hit, miss, evict, refresh) |
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -20,6 +21,8 @@ pub const LOGINS: &str = "erp_auth_logins_total";
 pub const JWKS_FETCHES: &str = "erp_auth_jwks_fetches_total";
 /// Upstream call latency.
 pub const UPSTREAM_SECONDS: &str = "erp_auth_upstream_seconds";
+/// Verified-token cache outcomes.
+pub const TOKEN_CACHE: &str = "erp_auth_token_cache_total";
 
 /// Handles of the success path, registered on first use. The `counter!` macros build the
 /// label set on every call; on the hot path that cost more than the rest of the layer.
@@ -27,6 +30,8 @@ pub const UPSTREAM_SECONDS: &str = "erp_auth_upstream_seconds";
 struct Hot {
     ok: [metrics::Counter; 2],
     seconds: [metrics::Histogram; 3],
+    /// hit, miss, evict, refresh.
+    cache: [metrics::Counter; 4],
 }
 
 fn hot() -> &'static Hot {
@@ -41,7 +46,26 @@ fn hot() -> &'static Hot {
             metrics::histogram!(VERIFY_SECONDS, "credential" => "cookie"),
             metrics::histogram!(VERIFY_SECONDS, "credential" => "none"),
         ],
+        cache: [
+            metrics::counter!(TOKEN_CACHE, "result" => "hit"),
+            metrics::counter!(TOKEN_CACHE, "result" => "miss"),
+            metrics::counter!(TOKEN_CACHE, "result" => "evict"),
+            metrics::counter!(TOKEN_CACHE, "result" => "refresh"),
+        ],
     })
+}
+
+/// Token cache outcomes.
+#[derive(Clone, Copy)]
+pub(crate) enum CacheEvent {
+    Hit = 0,
+    Miss = 1,
+    Evict = 2,
+    Refresh = 3,
+}
+
+pub(crate) fn token_cache(event: CacheEvent, n: u64) {
+    hot().cache[event as usize].increment(n);
 }
 
 pub(crate) fn request(credential: &'static str, outcome: &'static str, took: Duration) {

@@ -177,6 +177,7 @@ impl TokenCache {
             bucket.retain(|e| &*e.token != token);
             if bucket.len() < before {
                 self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::token_cache(crate::metrics::CacheEvent::Evict, 1);
             }
             if bucket.is_empty() {
                 map.remove(&h);
