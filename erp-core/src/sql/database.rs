@@ -114,6 +114,22 @@ impl Database {
         }
     }
 
+    /// Applies another component's migrations (`postgres` or `sqlite`, by backend),
+    /// recorded in their own bookkeeping table so version numbers never collide.
+    pub async fn migrate_with(
+        &self,
+        table: &str,
+        postgres: &[migrate::Migration],
+        sqlite: &[migrate::Migration],
+    ) -> Result<MigrationReport> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(pg) => pg.migrate_into(table, postgres).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(lite) => lite.migrate_into(table, sqlite).await,
+        }
+    }
+
     fn inner(&self) -> &dyn Executor {
         match self {
             #[cfg(feature = "postgres")]
@@ -148,6 +164,10 @@ impl Executor for Database {
 
     fn notification(&self, payload: &str) -> Option<Statement> {
         self.inner().notification(payload)
+    }
+
+    async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        self.inner().table_columns(schema, table).await
     }
 }
 

@@ -52,4 +52,26 @@ pub trait Executor: Send + Sync + fmt::Debug {
     fn notification(&self, _payload: &str) -> Option<Statement> {
         None
     }
+
+    /// The column names of `table` (in `schema`, when given), empty if there is no such
+    /// table. Used to check a configured mapping against the database at start-up. The
+    /// default asks `INFORMATION_SCHEMA.COLUMNS`, comparing names without regard to case.
+    async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        use sea_query::{Expr, ExprTrait, Func, Query};
+        let mut query = Query::select()
+            .column("column_name")
+            .from(("information_schema", "columns"))
+            .and_where(Expr::expr(Func::lower(Expr::col("table_name"))).eq(table.to_lowercase()))
+            .to_owned();
+        if let Some(schema) = schema {
+            query.and_where(
+                Expr::expr(Func::lower(Expr::col("table_schema"))).eq(schema.to_lowercase()),
+            );
+        }
+        self.fetch_all(Scope::Global, &query.into())
+            .await?
+            .iter()
+            .map(|r| r.get::<String>("column_name"))
+            .collect()
+    }
 }

@@ -193,6 +193,37 @@ impl FromCell for serde_json::Value {
     }
 }
 
+impl FromCell for rust_decimal::Decimal {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not an exact decimal")),
+            Cell::Int(i) => Ok((*i).into()),
+            // Only reached for MONEY read without a CAST, which the MSSQL executor
+            // documents; the conversion is as exact as the f64 it came in.
+            Cell::Float(f) => {
+                rust_decimal::Decimal::try_from(*f).map_err(|_| format!("{f} is not a decimal"))
+            }
+            other => Err(unexpected("a decimal", other)),
+        }
+    }
+}
+
+impl FromCell for chrono::NaiveDate {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(s) => {
+                chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d")
+                    .map_err(|_| format!("{s:?} is not a date"))
+            }
+            Cell::Timestamp(t) => Ok(t.date_naive()),
+            other => Err(unexpected("a date", other)),
+        }
+    }
+}
+
 impl FromCell for crate::TenantId {
     fn from_cell(cell: &Cell) -> Result<Self, String> {
         Uuid::from_cell(cell).map(Self::from_uuid)

@@ -86,6 +86,21 @@ pub const SQLITE: &[Migration] = &[
     },
 ];
 
+/// Bookkeeping table names are interpolated into SQL: plain lower-case names only.
+pub(crate) fn check_table_name(table: &str) -> crate::Result<()> {
+    let ok = !table.is_empty()
+        && table.len() <= 63
+        && table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::config(
+            "migrations table",
+            format!("{table:?} is not a plain lower-case name"),
+        ))
+    }
+}
+
 /// Checks the applied history against the code: every applied version known to the
 /// code must have the same checksum. Returns the versions still to apply, in order.
 pub(crate) fn plan(

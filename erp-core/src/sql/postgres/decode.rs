@@ -68,6 +68,12 @@ pub(super) fn decode_row(columns: &Arc<[String]>, row: &tokio_postgres::Row) -> 
             row.try_get::<_, Option<NaiveDate>>(i)
                 .map_err(fail)?
                 .map(|v| Cell::Text(v.format("%Y-%m-%d").to_string()))
+        } else if *ty == Type::NUMERIC {
+            // Exact decimals travel as their text: a Cell has no decimal variant, and
+            // text loses nothing (FromCell parses it back into rust_decimal::Decimal).
+            row.try_get::<_, Option<rust_decimal::Decimal>>(i)
+                .map_err(fail)?
+                .map(|v| Cell::Text(v.to_string()))
         } else if *ty == Type::JSON || *ty == Type::JSONB {
             row.try_get::<_, Option<serde_json::Value>>(i)
                 .map_err(fail)?

@@ -10,8 +10,19 @@ impl PgExecutor {
     /// Applies the missing `migrations` under a session-level advisory lock, so several
     /// instances starting at once apply each migration exactly once.
     pub async fn migrate(&self, migrations: &[Migration]) -> Result<MigrationReport> {
+        self.migrate_into(MIGRATIONS_TABLE, migrations).await
+    }
+
+    /// Like [`PgExecutor::migrate`], recording into the bookkeeping table `table`
+    /// (`[a-z_]+`), so another component's versions do not mix with erp-core's.
+    pub async fn migrate_into(
+        &self,
+        table: &str,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport> {
+        crate::sql::migrate::check_table_name(table)?;
         let client = self.client().await?;
-        match run(&client, self.config().schema(), migrations).await {
+        match run(&client, self.config().schema(), table, migrations).await {
             Ok(report) => Ok(report),
             Err(e) => {
                 // Closing the session releases the advisory lock and any half-done state.
@@ -25,9 +36,13 @@ impl PgExecutor {
 async fn run(
     client: &Object,
     schema: Option<&str>,
+    table: &str,
     migrations: &[Migration],
 ) -> Result<MigrationReport> {
-    let lock_key = format!("erp-core migrations {}", schema.unwrap_or("<search_path>"));
+    let lock_key = format!(
+        "erp migrations {table} {}",
+        schema.unwrap_or("<search_path>")
+    );
     client
         .execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key])
         .await
@@ -41,7 +56,7 @@ async fn run(
     }
     client
         .batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+            "CREATE TABLE IF NOT EXISTS {table} (
                 version BIGINT PRIMARY KEY,
                 name TEXT NOT NULL,
                 checksum TEXT NOT NULL,
@@ -51,10 +66,7 @@ async fn run(
         .await
         .map_err(map_pg_error)?;
     let applied: Vec<(i64, String)> = client
-        .query(
-            &format!("SELECT version, checksum FROM {MIGRATIONS_TABLE}"),
-            &[],
-        )
+        .query(&format!("SELECT version, checksum FROM {table}"), &[])
         .await
         .map_err(map_pg_error)?
         .iter()
@@ -77,7 +89,7 @@ async fn run(
             source: Some(Box::new(e)),
         };
         let sql = format!(
-            "BEGIN;\n{}\n;INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({}, '{}', '{}');\nCOMMIT;",
+            "BEGIN;\n{}\n;INSERT INTO {table} (version, name, checksum) VALUES ({}, '{}', '{}');\nCOMMIT;",
             m.sql,
             m.version,
             m.name.replace('\'', "''"),

@@ -47,6 +47,8 @@ pub(super) fn to_sqlite(value: Value) -> Result<Lite> {
         Value::ChronoDate(v) => {
             v.map_or(Lite::Null, |d| Lite::Text(d.format("%Y-%m-%d").to_string()))
         }
+        // Exact: stored as text, never as a binary float.
+        Value::Decimal(v) => v.map_or(Lite::Null, |d| Lite::Text(d.to_string())),
         other => {
             return Err(Error::invalid(
                 "value",

@@ -193,6 +193,23 @@ impl Executor for SqliteExecutor {
         .await
     }
 
+    async fn table_columns(&self, _schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        // SQLite has no INFORMATION_SCHEMA; its catalogue is the table_info pragma.
+        let table = table.to_owned();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+                .map_err(map_sqlite_error)?;
+            let names = stmt
+                .query_map([&table], |r| r.get::<_, String>(0))
+                .map_err(map_sqlite_error)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_sqlite_error)?;
+            Ok(names)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<Duration> {
         let started = Instant::now();
         self.with_conn(|conn| {
