@@ -1,5 +1,24 @@
-//! `erp-legacy`: access to the legacy Microsoft SQL Server database of the ERP toolkit.
+//! `erp-legacy`: the legacy half of the ERP toolkit.
 //!
-//! **Status: not built yet.** This crate will hold the T-SQL backend for sea-query, the
-//! MSSQL executor (implementing [`erp_core::sql::Executor`]), the legacy repository
-//! and the legacy -> PostgreSQL sync. Until then it exports nothing.
+//! An existing Microsoft SQL Server database (clients, clearance records, shipments)
+//! read and written next to PostgreSQL, with queries written once:
+//!
+//! - [`LegacyMapping`]: which tables and columns hold each field (default: the sample
+//!   schema in `sql/`; TOML overrides for an existing schema), checked against the
+//!   catalogue at start-up;
+//! - [`LegacyRepository`] / [`SqlLegacyRepository`]: search and read clients, clearance
+//!   records and shipments, update a clearance status, book a shipment — over any
+//!   [`erp_core::sql::Executor`];
+//! - [`sync`]: incremental, batched, idempotent copy of the legacy data into the ERP
+//!   database with a checkpoint per table.
+
+mod error;
+mod mapping;
+mod model;
+mod repo;
+pub mod sync;
+
+pub use error::{LegacyError, Result};
+pub use mapping::{ClearanceTable, ClientTable, LegacyMapping, ShipmentTable};
+pub use model::{ClearanceRecord, ClearanceStatus, Client, NewShipment, Page, Paged, Shipment};
+pub use repo::{LegacyRepository, SqlLegacyRepository};

@@ -1,0 +1,208 @@
+//! Which legacy tables and columns hold each field.
+//!
+//! The legacy schema is not ours: the default mapping matches the sample schema shipped
+//! in `sql/` (and most installations derived from it); an existing database with other
+//! names is described by a TOML file overriding only what differs:
+//!
+//! ```
+//! use erp_legacy::LegacyMapping;
+//!
+//! let mapping = LegacyMapping::from_toml_str(r#"
+//!     schema = "dbo"
+//!     [clients]
+//!     table = "tblCustomer"
+//!     code = "CustCode"
+//!     name = "CustName"
+//! "#)?;
+//! assert_eq!(mapping.clients.table, "tblCustomer");
+//! assert_eq!(mapping.clients.currency, "currency", "unchanged fields keep the default");
+//! # Ok::<(), erp_legacy::LegacyError>(())
+//! ```
+//!
+//! [`LegacyMapping::check`] compares it with the database's catalogue at start-up, so a
+//! renamed column is a clear error naming it, never a runtime surprise.
+
+use erp_core::sql::Executor;
+use serde::Deserialize;
+
+use crate::{LegacyError, Result};
+
+macro_rules! table_mapping {
+    ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            /// Table name.
+            pub table: String,
+            $(
+                #[doc = concat!("Column of `", stringify!($field), "`.")]
+                pub $field: String,
+            )+
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    table: $table.into(),
+                    $($field: $col.into(),)+
+                }
+            }
+        }
+
+        impl $name {
+            /// Every mapped column, in declaration order.
+            pub fn columns(&self) -> Vec<&str> {
+                vec![$(self.$field.as_str()),+]
+            }
+        }
+    };
+}
+
+table_mapping!(
+    /// Columns of the clients table.
+    ClientTable {
+        table: "clients",
+        code: "client_code",
+        name: "client_name",
+        business_reg_no: "business_reg_no",
+        contact_name: "contact_name",
+        contact_phone: "contact_phone",
+        contact_email: "contact_email",
+        address: "address",
+        currency: "currency",
+        is_active: "is_active",
+        updated_at: "updated_at",
+    }
+);
+
+table_mapping!(
+    /// Columns of the clearance records table.
+    ClearanceTable {
+        table: "clearance_records",
+        id: "clearance_id",
+        clearance_no: "clearance_no",
+        client_code: "client_code",
+        declaration_date: "declaration_date",
+        hs_code: "hs_code",
+        customs_value: "customs_value",
+        currency: "currency",
+        duty: "duty_amount",
+        status: "status",
+        notes: "notes",
+        updated_at: "updated_at",
+    }
+);
+
+table_mapping!(
+    /// Columns of the shipments table.
+    ShipmentTable {
+        table: "shipments",
+        id: "shipment_id",
+        bl_no: "bl_no",
+        client_code: "client_code",
+        container_no: "container_no",
+        origin: "origin_port",
+        destination: "destination_port",
+        etd: "etd",
+        eta: "eta",
+        status: "status",
+        updated_at: "updated_at",
+    }
+);
+
+/// The whole mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LegacyMapping {
+    /// Schema of the tables (`dbo` on SQL Server); none: the connection's default.
+    pub schema: Option<String>,
+    /// Clients.
+    pub clients: ClientTable,
+    /// Clearance records.
+    pub clearance: ClearanceTable,
+    /// Shipments.
+    pub shipments: ShipmentTable,
+}
+
+impl LegacyMapping {
+    /// Parses a TOML override; unknown keys are errors (a typo must not silently fall
+    /// back to a default name).
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let mapping: Self =
+            toml::from_str(text).map_err(|e| LegacyError::Config(format!("mapping: {e}")))?;
+        mapping.validate()?;
+        Ok(mapping)
+    }
+
+    /// Reads a TOML override from a file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| LegacyError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let names = std::iter::once(self.schema.as_deref().unwrap_or("dbo"))
+            .chain([
+                self.clients.table.as_str(),
+                self.clearance.table.as_str(),
+                self.shipments.table.as_str(),
+            ])
+            .chain(self.clients.columns())
+            .chain(self.clearance.columns())
+            .chain(self.shipments.columns());
+        for name in names {
+            if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+                return Err(LegacyError::Config(format!(
+                    "mapping: {name:?} is not a usable name"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every mapped table and column exists, listing every one that does
+    /// not. Names compare without regard to case, as SQL Server does by default.
+    pub async fn check<E: Executor + ?Sized>(&self, exec: &E) -> Result<()> {
+        let schema = self.schema.as_deref();
+        let mut problems = Vec::new();
+        for (table, columns) in [
+            (&self.clients.table, self.clients.columns()),
+            (&self.clearance.table, self.clearance.columns()),
+            (&self.shipments.table, self.shipments.columns()),
+        ] {
+            let found = exec.table_columns(schema, table).await?;
+            if found.is_empty() {
+                problems.push(format!("table {table} does not exist"));
+                continue;
+            }
+            for column in columns {
+                if !found.iter().any(|f| f.eq_ignore_ascii_case(column)) {
+                    problems.push(format!("column {table}.{column} does not exist"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(LegacyError::SchemaMismatch { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_and_blank_names_are_refused() {
+        assert!(LegacyMapping::from_toml_str("[clients]\ncodee = \"x\"").is_err());
+        assert!(LegacyMapping::from_toml_str("[clients]\ntable = \"\"").is_err());
+        assert!(LegacyMapping::from_toml_str("not toml [").is_err());
+        assert_eq!(
+            LegacyMapping::from_toml_str("").unwrap(),
+            LegacyMapping::default()
+        );
+    }
+}

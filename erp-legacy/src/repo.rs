@@ -1,0 +1,535 @@
+//! The legacy repository: queries written once with sea-query, run by any executor
+//! (SQL Server through the T-SQL backend, PostgreSQL, SQLite).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use erp_core::sql::{Executor, Row, Scope, Statement};
+use sea_query::{
+    Alias, Asterisk, Cond, Expr, ExprTrait, Func, IntoTableRef, LikeExpr, Order, Query,
+    SelectStatement, TableRef,
+};
+
+use crate::{
+    ClearanceRecord, ClearanceStatus, Client, LegacyError, LegacyMapping, NewShipment, Page, Paged,
+    Result, Shipment,
+};
+
+/// What the ERP reads from and writes to the legacy database.
+#[async_trait]
+pub trait LegacyRepository: Send + Sync {
+    /// Clients whose code or name contains `query` (ignoring case), ordered by code.
+    async fn search_clients(&self, query: Option<&str>, page: Page) -> Result<Paged<Client>>;
+    /// A client by code.
+    async fn client(&self, code: &str) -> Result<Option<Client>>;
+    /// A clearance record by id.
+    async fn clearance(&self, id: i64) -> Result<Option<ClearanceRecord>>;
+    /// A client's shipments, newest departure first.
+    async fn shipments_by_client(&self, client_code: &str, page: Page) -> Result<Paged<Shipment>>;
+    /// A shipment by bill of lading number.
+    async fn shipment_by_bl(&self, bl_no: &str) -> Result<Option<Shipment>>;
+    /// Sets a clearance record's status and notes; returns the updated record.
+    async fn update_clearance_status(
+        &self,
+        id: i64,
+        status: ClearanceStatus,
+        notes: Option<&str>,
+    ) -> Result<ClearanceRecord>;
+    /// Books a shipment for an existing client; returns it with its new id.
+    async fn insert_shipment(&self, shipment: NewShipment) -> Result<Shipment>;
+}
+
+fn check_key(field: &'static str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(LegacyError::InvalidInput {
+            field,
+            message: format!("must be 1 to {max} printable characters"),
+        });
+    }
+    Ok(v.to_owned())
+}
+
+fn check_id(id: i64) -> Result<i64> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(LegacyError::InvalidInput {
+            field: "id",
+            message: "must be a positive integer".into(),
+        })
+    }
+}
+
+fn a(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+/// [`LegacyRepository`] over any [`Executor`] with a [`LegacyMapping`].
+#[derive(Debug, Clone)]
+pub struct SqlLegacyRepository<E> {
+    exec: E,
+    mapping: Arc<LegacyMapping>,
+}
+
+impl<E: Executor> SqlLegacyRepository<E> {
+    /// Wraps an executor; check the mapping first with [`LegacyMapping::check`].
+    pub fn new(exec: E, mapping: LegacyMapping) -> Self {
+        Self {
+            exec,
+            mapping: Arc::new(mapping),
+        }
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &E {
+        &self.exec
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &LegacyMapping {
+        &self.mapping
+    }
+
+    fn table(&self, name: &str) -> TableRef {
+        match &self.mapping.schema {
+            Some(schema) => (a(schema), a(name)).into_table_ref(),
+            None => a(name).into_table_ref(),
+        }
+    }
+
+    /// Selects every client field under its canonical name, whatever the mapping says.
+    fn select_clients(&self) -> SelectStatement {
+        let c = &self.mapping.clients;
+        let mut q = Query::select();
+        for (col, alias) in [
+            (&c.code, "code"),
+            (&c.name, "name"),
+            (&c.business_reg_no, "business_reg_no"),
+            (&c.contact_name, "contact_name"),
+            (&c.contact_phone, "contact_phone"),
+            (&c.contact_email, "contact_email"),
+            (&c.address, "address"),
+            (&c.currency, "currency"),
+            (&c.is_active, "is_active"),
+            (&c.updated_at, "updated_at"),
+        ] {
+            q.expr_as(Expr::col(a(col)), a(alias));
+        }
+        q.from(self.table(&c.table)).to_owned()
+    }
+
+    fn select_clearance(&self) -> SelectStatement {
+        let c = &self.mapping.clearance;
+        let mut q = Query::select();
+        for (col, alias) in [
+            (&c.id, "id"),
+            (&c.clearance_no, "clearance_no"),
+            (&c.client_code, "client_code"),
+            (&c.declaration_date, "declaration_date"),
+            (&c.hs_code, "hs_code"),
+            (&c.customs_value, "customs_value"),
+            (&c.currency, "currency"),
+            (&c.duty, "duty"),
+            (&c.status, "status"),
+            (&c.notes, "notes"),
+            (&c.updated_at, "updated_at"),
+        ] {
+            q.expr_as(Expr::col(a(col)), a(alias));
+        }
+        q.from(self.table(&c.table)).to_owned()
+    }
+
+    fn select_shipments(&self) -> SelectStatement {
+        let s = &self.mapping.shipments;
+        let mut q = Query::select();
+        for (col, alias) in [
+            (&s.id, "id"),
+            (&s.bl_no, "bl_no"),
+            (&s.client_code, "client_code"),
+            (&s.container_no, "container_no"),
+            (&s.origin, "origin"),
+            (&s.destination, "destination"),
+            (&s.etd, "etd"),
+            (&s.eta, "eta"),
+            (&s.status, "status"),
+            (&s.updated_at, "updated_at"),
+        ] {
+            q.expr_as(Expr::col(a(col)), a(alias));
+        }
+        q.from(self.table(&s.table)).to_owned()
+    }
+
+    async fn all(&self, stmt: impl Into<Statement>) -> Result<Vec<Row>> {
+        Ok(self.exec.fetch_all(Scope::Global, &stmt.into()).await?)
+    }
+
+    async fn count(&self, table: &str, cond: Cond) -> Result<u64> {
+        let q = Query::select()
+            .expr_as(Func::count(Expr::col(Asterisk)), a("total"))
+            .from(self.table(table))
+            .cond_where(cond)
+            .to_owned();
+        let rows = self.all(q).await?;
+        let total: i64 = rows
+            .first()
+            .map(|r| r.get("total"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    /// Clients changed after `(updated_at, code)`, in that order: one sync batch.
+    pub async fn clients_changed(
+        &self,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u64,
+    ) -> Result<Vec<Client>> {
+        let c = &self.mapping.clients;
+        let mut q = self.select_clients();
+        if let Some((at, key)) = after {
+            q.cond_where(after_cond(&c.updated_at, at, &c.code, key.into()));
+        }
+        q.order_by(a(&c.updated_at), Order::Asc)
+            .order_by(a(&c.code), Order::Asc)
+            .limit(limit);
+        self.all(q).await?.iter().map(decode_client).collect()
+    }
+
+    /// Clearance records changed after `(updated_at, id)`.
+    pub async fn clearance_changed(
+        &self,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u64,
+    ) -> Result<Vec<ClearanceRecord>> {
+        let c = &self.mapping.clearance;
+        let mut q = self.select_clearance();
+        if let Some((at, key)) = after {
+            q.cond_where(after_cond(&c.updated_at, at, &c.id, key.into()));
+        }
+        q.order_by(a(&c.updated_at), Order::Asc)
+            .order_by(a(&c.id), Order::Asc)
+            .limit(limit);
+        self.all(q).await?.iter().map(decode_clearance).collect()
+    }
+
+    /// Shipments changed after `(updated_at, id)`.
+    pub async fn shipments_changed(
+        &self,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u64,
+    ) -> Result<Vec<Shipment>> {
+        let s = &self.mapping.shipments;
+        let mut q = self.select_shipments();
+        if let Some((at, key)) = after {
+            q.cond_where(after_cond(&s.updated_at, at, &s.id, key.into()));
+        }
+        q.order_by(a(&s.updated_at), Order::Asc)
+            .order_by(a(&s.id), Order::Asc)
+            .limit(limit);
+        self.all(q).await?.iter().map(decode_shipment).collect()
+    }
+}
+
+/// `updated_at > at OR (updated_at = at AND key > last)`: a total order, so a batch
+/// boundary inside a run of equal timestamps loses nothing.
+fn after_cond(updated_col: &str, at: DateTime<Utc>, key_col: &str, last: sea_query::Value) -> Cond {
+    Cond::any().add(Expr::col(a(updated_col)).gt(at)).add(
+        Cond::all()
+            .add(Expr::col(a(updated_col)).eq(at))
+            .add(Expr::col(a(key_col)).gt(Expr::val(last))),
+    )
+}
+
+fn decode_client(r: &Row) -> Result<Client> {
+    Ok(Client {
+        code: r.get::<String>("code")?.trim().to_owned(),
+        name: r.get("name")?,
+        business_reg_no: r.get("business_reg_no")?,
+        contact_name: r.get("contact_name")?,
+        contact_phone: r.get("contact_phone")?,
+        contact_email: r.get("contact_email")?,
+        address: r.get("address")?,
+        currency: r.get::<String>("currency")?.trim().to_owned(),
+        is_active: r.get("is_active")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+fn decode_clearance(r: &Row) -> Result<ClearanceRecord> {
+    Ok(ClearanceRecord {
+        id: r.get("id")?,
+        clearance_no: r.get("clearance_no")?,
+        client_code: r.get::<String>("client_code")?.trim().to_owned(),
+        declaration_date: r.get("declaration_date")?,
+        hs_code: r.get("hs_code")?,
+        customs_value: r.get("customs_value")?,
+        currency: r.get::<String>("currency")?.trim().to_owned(),
+        duty: r.get("duty")?,
+        status: ClearanceStatus::parse(&r.get::<String>("status")?).map_err(|_| {
+            LegacyError::Database(erp_core::Error::Decode {
+                column: "status".into(),
+                message: "unknown clearance status".into(),
+            })
+        })?,
+        notes: r.get("notes")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+fn decode_shipment(r: &Row) -> Result<Shipment> {
+    Ok(Shipment {
+        id: r.get("id")?,
+        bl_no: r.get("bl_no")?,
+        client_code: r.get::<String>("client_code")?.trim().to_owned(),
+        container_no: r.get("container_no")?,
+        origin: r.get("origin")?,
+        destination: r.get("destination")?,
+        etd: r.get("etd")?,
+        eta: r.get("eta")?,
+        status: r.get("status")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+/// `%`, `_` and `\` in a search term match themselves.
+fn like_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for ch in term.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+#[async_trait]
+impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
+    async fn search_clients(&self, query: Option<&str>, page: Page) -> Result<Paged<Client>> {
+        let c = &self.mapping.clients;
+        let page = Page::new(page.page, page.page_size);
+        let mut cond = Cond::all();
+        if let Some(term) = query.map(str::trim).filter(|t| !t.is_empty()) {
+            let term = check_key("q", term, 100)?;
+            let pattern = like_pattern(&term);
+            cond = cond.add(
+                Cond::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(a(&c.code))))
+                            .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(a(&c.name))))
+                            .like(LikeExpr::new(pattern).escape('\\')),
+                    ),
+            );
+        }
+        let total = self.count(&c.table, cond.clone()).await?;
+        let q = self
+            .select_clients()
+            .cond_where(cond)
+            .order_by(a(&c.code), Order::Asc)
+            .limit(u64::from(page.page_size))
+            .offset(page.offset())
+            .to_owned();
+        let items = self
+            .all(q)
+            .await?
+            .iter()
+            .map(decode_client)
+            .collect::<Result<_>>()?;
+        Ok(Paged {
+            items,
+            page: page.page,
+            page_size: page.page_size,
+            total,
+        })
+    }
+
+    async fn client(&self, code: &str) -> Result<Option<Client>> {
+        let code = check_key("code", code, 40)?;
+        let q = self
+            .select_clients()
+            .and_where(Expr::col(a(&self.mapping.clients.code)).eq(code))
+            .to_owned();
+        self.all(q).await?.first().map(decode_client).transpose()
+    }
+
+    async fn clearance(&self, id: i64) -> Result<Option<ClearanceRecord>> {
+        let id = check_id(id)?;
+        let q = self
+            .select_clearance()
+            .and_where(Expr::col(a(&self.mapping.clearance.id)).eq(id))
+            .to_owned();
+        self.all(q).await?.first().map(decode_clearance).transpose()
+    }
+
+    async fn shipments_by_client(&self, client_code: &str, page: Page) -> Result<Paged<Shipment>> {
+        let s = &self.mapping.shipments;
+        let code = check_key("client", client_code, 40)?;
+        let page = Page::new(page.page, page.page_size);
+        let cond = Cond::all().add(Expr::col(a(&s.client_code)).eq(code));
+        let total = self.count(&s.table, cond.clone()).await?;
+        let q = self
+            .select_shipments()
+            .cond_where(cond)
+            .order_by(a(&s.id), Order::Desc)
+            .limit(u64::from(page.page_size))
+            .offset(page.offset())
+            .to_owned();
+        let items = self
+            .all(q)
+            .await?
+            .iter()
+            .map(decode_shipment)
+            .collect::<Result<_>>()?;
+        Ok(Paged {
+            items,
+            page: page.page,
+            page_size: page.page_size,
+            total,
+        })
+    }
+
+    async fn shipment_by_bl(&self, bl_no: &str) -> Result<Option<Shipment>> {
+        let bl = check_key("bl_no", bl_no, 40)?;
+        let q = self
+            .select_shipments()
+            .and_where(Expr::col(a(&self.mapping.shipments.bl_no)).eq(bl))
+            .to_owned();
+        self.all(q).await?.first().map(decode_shipment).transpose()
+    }
+
+    async fn update_clearance_status(
+        &self,
+        id: i64,
+        status: ClearanceStatus,
+        notes: Option<&str>,
+    ) -> Result<ClearanceRecord> {
+        let id = check_id(id)?;
+        if notes.is_some_and(|n| n.chars().count() > 2000) {
+            return Err(LegacyError::InvalidInput {
+                field: "notes",
+                message: "longer than 2000 characters".into(),
+            });
+        }
+        let c = &self.mapping.clearance;
+        let q = Query::update()
+            .table(self.table(&c.table))
+            .value(a(&c.status), status.as_str())
+            .value(a(&c.notes), notes.map(str::to_owned))
+            .value(a(&c.updated_at), erp_core::time::now())
+            .and_where(Expr::col(a(&c.id)).eq(id))
+            .to_owned();
+        if self.exec.execute(Scope::Global, &q.into()).await? == 0 {
+            return Err(LegacyError::NotFound("clearance record"));
+        }
+        self.clearance(id)
+            .await?
+            .ok_or(LegacyError::NotFound("clearance record"))
+    }
+
+    async fn insert_shipment(&self, new: NewShipment) -> Result<Shipment> {
+        let s = &self.mapping.shipments;
+        let bl = check_key("bl_no", &new.bl_no, 40)?;
+        let client = check_key("client_code", &new.client_code, 40)?;
+        let origin = check_key("origin", &new.origin, 80)?;
+        let destination = check_key("destination", &new.destination, 80)?;
+        let status = check_key("status", new.status.as_deref().unwrap_or("BOOKED"), 20)?;
+        let container = new
+            .container_no
+            .as_deref()
+            .map(|c| check_key("container_no", c, 20))
+            .transpose()?;
+        if let (Some(etd), Some(eta)) = (new.etd, new.eta)
+            && eta < etd
+        {
+            return Err(LegacyError::InvalidInput {
+                field: "eta",
+                message: "before the departure".into(),
+            });
+        }
+        if self.client(&client).await?.is_none() {
+            return Err(LegacyError::NotFound("client"));
+        }
+        let q = Query::insert()
+            .into_table(self.table(&s.table))
+            .columns([
+                a(&s.bl_no),
+                a(&s.client_code),
+                a(&s.container_no),
+                a(&s.origin),
+                a(&s.destination),
+                a(&s.etd),
+                a(&s.eta),
+                a(&s.status),
+                a(&s.updated_at),
+            ])
+            .values([
+                bl.clone().into(),
+                client.into(),
+                container.into(),
+                origin.into(),
+                destination.into(),
+                new.etd.into(),
+                new.eta.into(),
+                status.into(),
+                erp_core::time::now().into(),
+            ])
+            .map_err(|e| LegacyError::InvalidInput {
+                field: "shipment",
+                message: e.to_string(),
+            })?
+            .returning_col(a(&s.id))
+            .to_owned();
+        let rows = self
+            .exec
+            .fetch_all(Scope::Global, &q.into())
+            .await
+            .map_err(|e| match e {
+                erp_core::Error::Conflict { .. } => LegacyError::InvalidInput {
+                    field: "bl_no",
+                    message: "a shipment with this B/L number exists".into(),
+                },
+                other => other.into(),
+            })?;
+        let id: i64 = rows
+            .first()
+            .map(|r| r.get(&s.id))
+            .transpose()?
+            .ok_or(LegacyError::NotFound("inserted shipment"))?;
+        let q = self
+            .select_shipments()
+            .and_where(Expr::col(a(&s.id)).eq(id))
+            .to_owned();
+        self.all(q)
+            .await?
+            .first()
+            .map(decode_shipment)
+            .transpose()?
+            .ok_or(LegacyError::NotFound("shipment"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_cannot_inject_wildcards() {
+        assert_eq!(like_pattern("Ab%_\\"), "%ab\\%\\_\\\\%");
+    }
+
+    #[test]
+    fn keys_and_ids_are_checked() {
+        assert!(check_key("code", "  ", 40).is_err());
+        assert!(check_key("code", "a\u{0}", 40).is_err());
+        assert!(check_key("code", &"x".repeat(41), 40).is_err());
+        assert_eq!(check_key("code", " C001 ", 40).unwrap(), "C001");
+        assert!(check_id(0).is_err() && check_id(-5).is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! The legacy repository conformance suite: the same tests on PostgreSQL and SQLite
+//! (`<backend>::<case>`). SQL Server runs the same cases in tests/mssql.rs when
+//! MSSQL_TEST_URL is set.
+
+mod common;
+
+use chrono::NaiveDate;
+use erp_core::sql::Database;
+use erp_legacy::{
+    ClearanceStatus, LegacyError, LegacyMapping, LegacyRepository, NewShipment, Page,
+    SqlLegacyRepository,
+};
+use rust_decimal::Decimal;
+
+type Repo = SqlLegacyRepository<Database>;
+
+fn repo(db: Database) -> Repo {
+    SqlLegacyRepository::new(db, LegacyMapping::default())
+}
+
+async fn schema_check(db: Database) {
+    LegacyMapping::default()
+        .check(&db)
+        .await
+        .expect("the sample schema matches the default mapping");
+    let mapping = LegacyMapping::from_toml_str(
+        "[clients]\ncode = \"cust_code\"\n[shipments]\ntable = \"tbl_shipments\"",
+    )
+    .unwrap();
+    match mapping.check(&db).await {
+        Err(LegacyError::SchemaMismatch { problems }) => {
+            let text = problems.join("\n");
+            assert!(text.contains("clients.cust_code"), "{text}");
+            assert!(text.contains("table tbl_shipments"), "{text}");
+            assert_eq!(problems.len(), 2, "{text}");
+        }
+        other => panic!("expected a schema mismatch, got {other:?}"),
+    }
+}
+
+async fn search_and_page_clients(db: Database) {
+    let r = repo(db);
+    let all = r.search_clients(None, Page::new(1, 2)).await.unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(
+        all.items
+            .iter()
+            .map(|c| c.code.as_str())
+            .collect::<Vec<_>>(),
+        ["C001", "C002"]
+    );
+    let page3 = r.search_clients(None, Page::new(3, 2)).await.unwrap();
+    assert_eq!(page3.items.len(), 1);
+    assert_eq!(
+        r.search_clients(None, Page::new(1, 10_000))
+            .await
+            .unwrap()
+            .page_size,
+        100,
+        "clamped"
+    );
+    let acme = r
+        .search_clients(Some("ACME"), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(acme.total, 1);
+    assert_eq!(acme.items[0].name, "Acme Trading Ltd");
+    let cjk = r
+        .search_clients(Some("劉氏"), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(cjk.items[0].code, "C002");
+    assert_eq!(cjk.items[0].contact_name.as_deref(), Some("劉念萱"));
+    // Wildcards in the term match themselves.
+    assert_eq!(
+        r.search_clients(Some("100%"), Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        r.search_clients(Some("%"), Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        r.search_clients(Some("_"), Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        r.search_clients(Some("O'Brien"), Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+async fn read_records(db: Database) {
+    let r = repo(db);
+    let kim = r.client("C003").await.unwrap().unwrap();
+    assert_eq!(kim.name, "김민준 무역");
+    assert_eq!(kim.currency, "KRW");
+    assert!(kim.is_active);
+    assert!(!r.client("C004").await.unwrap().unwrap().is_active);
+    assert!(r.client("NOPE").await.unwrap().is_none());
+    assert!(matches!(
+        r.client("  ").await,
+        Err(LegacyError::InvalidInput { .. })
+    ));
+
+    let c = r.clearance(1).await.unwrap().unwrap();
+    assert_eq!(
+        c.customs_value,
+        "12345.6789".parse::<Decimal>().unwrap(),
+        "exact decimals"
+    );
+    assert_eq!(
+        c.declaration_date,
+        NaiveDate::from_ymd_opt(2026, 1, 5).unwrap()
+    );
+    assert_eq!(c.status, ClearanceStatus::Cleared);
+    let big = r.clearance(3).await.unwrap().unwrap();
+    assert_eq!(big.customs_value, "1500000".parse::<Decimal>().unwrap());
+    assert_eq!(big.duty, "75000".parse::<Decimal>().unwrap());
+    assert_eq!(big.notes.as_deref(), Some("茶葉 檢查"));
+    assert!(r.clearance(999).await.unwrap().is_none());
+    assert!(matches!(
+        r.clearance(0).await,
+        Err(LegacyError::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        r.clearance(-1).await,
+        Err(LegacyError::InvalidInput { .. })
+    ));
+
+    let ships = r
+        .shipments_by_client("C001", Page::default())
+        .await
+        .unwrap();
+    assert_eq!(ships.total, 2);
+    assert_eq!(ships.items[0].bl_no, "BL-HKG-0002", "newest first");
+    let s = r.shipment_by_bl("BL-PUS-0003").await.unwrap().unwrap();
+    assert_eq!(s.eta, None);
+    assert_eq!(s.etd, NaiveDate::from_ymd_opt(2026, 2, 5));
+    assert_eq!(s.container_no.as_deref(), Some("HDMU7654321"));
+    assert!(r.shipment_by_bl("BL-NONE").await.unwrap().is_none());
+}
+
+async fn writes(db: Database) {
+    let r = repo(db);
+    let before = r.clearance(2).await.unwrap().unwrap();
+    let after = r
+        .update_clearance_status(2, ClearanceStatus::Cleared, Some("released 放行"))
+        .await
+        .unwrap();
+    assert_eq!(after.status, ClearanceStatus::Cleared);
+    assert_eq!(after.notes.as_deref(), Some("released 放行"));
+    assert!(after.updated_at > before.updated_at);
+    assert_eq!(
+        after.customs_value, before.customs_value,
+        "nothing else changed"
+    );
+    assert!(matches!(
+        r.update_clearance_status(999, ClearanceStatus::Draft, None)
+            .await,
+        Err(LegacyError::NotFound(_))
+    ));
+    assert!(matches!(
+        r.update_clearance_status(2, ClearanceStatus::Draft, Some(&"x".repeat(2001)))
+            .await,
+        Err(LegacyError::InvalidInput { .. })
+    ));
+
+    let new = NewShipment {
+        bl_no: "BL-HKG-0100".into(),
+        client_code: "C002".into(),
+        container_no: Some("TGHU0000001".into()),
+        origin: "Hong Kong".into(),
+        destination: "釜山".into(),
+        etd: NaiveDate::from_ymd_opt(2026, 3, 1),
+        eta: NaiveDate::from_ymd_opt(2026, 3, 4),
+        status: None,
+    };
+    let booked = r.insert_shipment(new.clone()).await.unwrap();
+    assert!(booked.id > 3);
+    assert_eq!(booked.status, "BOOKED");
+    assert_eq!(booked.destination, "釜山");
+    assert_eq!(
+        r.shipment_by_bl("BL-HKG-0100").await.unwrap().unwrap().id,
+        booked.id
+    );
+    let dup = r.insert_shipment(new.clone()).await.unwrap_err();
+    assert!(
+        matches!(dup, LegacyError::InvalidInput { field: "bl_no", .. }),
+        "{dup:?}"
+    );
+    let orphan = NewShipment {
+        bl_no: "BL-X".into(),
+        client_code: "NOPE".into(),
+        ..new.clone()
+    };
+    assert!(matches!(
+        r.insert_shipment(orphan).await,
+        Err(LegacyError::NotFound("client"))
+    ));
+    let backwards = NewShipment {
+        bl_no: "BL-Y".into(),
+        eta: NaiveDate::from_ymd_opt(2026, 2, 1),
+        ..new
+    };
+    assert!(matches!(
+        r.insert_shipment(backwards).await,
+        Err(LegacyError::InvalidInput { field: "eta", .. })
+    ));
+}
+
+macro_rules! conformance {
+    ($backend:ident, $setup:path) => {
+        mod $backend {
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (db, _cleanup) = $setup().await;
+                        super::$name(db).await;
+                    }
+                };
+            }
+            case!(schema_check);
+            case!(search_and_page_clients);
+            case!(read_records);
+            case!(writes);
+        }
+    };
+}
+
+conformance!(postgres, crate::common::postgres);
+conformance!(sqlite, crate::common::sqlite);
