@@ -10,13 +10,17 @@
 //!   records and shipments, update a clearance status, book a shipment — over any
 //!   [`erp_core::sql::Executor`];
 //! - [`sync`]: incremental, batched, idempotent copy of the legacy data into the ERP
-//!   database with a checkpoint per table.
+//!   database with a checkpoint per table;
+//! - [`tsql`]: the T-SQL backend for sea-query (SQL Server 2016+ and Babelfish);
+//! - [`mssql`]: the SQL Server executor (tiberius, pooled, TLS, timeouts).
 
 mod error;
 mod mapping;
 mod model;
+pub mod mssql;
 mod repo;
 pub mod sync;
+pub mod tsql;
 
 pub use error::{LegacyError, Result};
 pub use mapping::{ClearanceTable, ClientTable, LegacyMapping, ShipmentTable};

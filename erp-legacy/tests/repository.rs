@@ -1,33 +1,28 @@
 //! The legacy repository conformance suite: the same tests on PostgreSQL and SQLite
-//! (`<backend>::<case>`). SQL Server runs the same cases in tests/mssql.rs when
-//! MSSQL_TEST_URL is set.
+//! (`<backend>::<case>`), and on SQL Server (`mssql::mssql_<case>`) when MSSQL_TEST_URL
+//! names one.
 
 mod common;
 
 use chrono::NaiveDate;
-use erp_core::sql::Database;
+use erp_core::sql::Executor;
 use erp_legacy::{
     ClearanceStatus, LegacyError, LegacyMapping, LegacyRepository, NewShipment, Page,
     SqlLegacyRepository,
 };
 use rust_decimal::Decimal;
 
-type Repo = SqlLegacyRepository<Database>;
-
-fn repo(db: Database) -> Repo {
-    SqlLegacyRepository::new(db, LegacyMapping::default())
-}
-
-async fn schema_check(db: Database) {
-    LegacyMapping::default()
-        .check(&db)
+async fn schema_check<E: Executor>(r: SqlLegacyRepository<E>) {
+    let base = r.mapping().clone();
+    base.check(r.executor())
         .await
         .expect("the sample schema matches the default mapping");
-    let mapping = LegacyMapping::from_toml_str(
+    let mut mapping = LegacyMapping::from_toml_str(
         "[clients]\ncode = \"cust_code\"\n[shipments]\ntable = \"tbl_shipments\"",
     )
     .unwrap();
-    match mapping.check(&db).await {
+    mapping.schema = base.schema.clone();
+    match mapping.check(r.executor()).await {
         Err(LegacyError::SchemaMismatch { problems }) => {
             let text = problems.join("\n");
             assert!(text.contains("clients.cust_code"), "{text}");
@@ -38,8 +33,7 @@ async fn schema_check(db: Database) {
     }
 }
 
-async fn search_and_page_clients(db: Database) {
-    let r = repo(db);
+async fn search_and_page_clients<E: Executor>(r: SqlLegacyRepository<E>) {
     let all = r.search_clients(None, Page::new(1, 2)).await.unwrap();
     assert_eq!(all.total, 5);
     assert_eq!(
@@ -102,8 +96,7 @@ async fn search_and_page_clients(db: Database) {
     );
 }
 
-async fn read_records(db: Database) {
-    let r = repo(db);
+async fn read_records<E: Executor>(r: SqlLegacyRepository<E>) {
     let kim = r.client("C003").await.unwrap().unwrap();
     assert_eq!(kim.name, "김민준 무역");
     assert_eq!(kim.currency, "KRW");
@@ -153,8 +146,7 @@ async fn read_records(db: Database) {
     assert!(r.shipment_by_bl("BL-NONE").await.unwrap().is_none());
 }
 
-async fn writes(db: Database) {
-    let r = repo(db);
+async fn writes<E: Executor>(r: SqlLegacyRepository<E>) {
     let before = r.clearance(2).await.unwrap().unwrap();
     let after = r
         .update_clearance_status(2, ClearanceStatus::Cleared, Some("released 放行"))
@@ -229,7 +221,11 @@ macro_rules! conformance {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
                         let (db, _cleanup) = $setup().await;
-                        super::$name(db).await;
+                        super::$name(erp_legacy::SqlLegacyRepository::new(
+                            db,
+                            erp_legacy::LegacyMapping::default(),
+                        ))
+                        .await;
                     }
                 };
             }
@@ -243,3 +239,73 @@ macro_rules! conformance {
 
 conformance!(postgres, crate::common::postgres);
 conformance!(sqlite, crate::common::sqlite);
+
+/// The same cases on SQL Server, when `MSSQL_TEST_URL` names one: the sample scripts are
+/// loaded into a schema of their own, dropped afterwards.
+mod mssql {
+    use erp_legacy::{
+        LegacyMapping, SqlLegacyRepository,
+        mssql::{MssqlConfig, MssqlExecutor},
+    };
+
+    const SCHEMA: &str = include_str!("../sql/mssql/01_schema.sql");
+    const DATA: &str = include_str!("../sql/mssql/02_sample_data.sql");
+
+    async fn setup() -> Option<(SqlLegacyRepository<MssqlExecutor>, String)> {
+        let Ok(url) = std::env::var("MSSQL_TEST_URL") else {
+            eprintln!(
+                "skipped: MSSQL_TEST_URL not set (the legacy conformance suite ran on PostgreSQL and SQLite only)"
+            );
+            return None;
+        };
+        let exec =
+            MssqlExecutor::connect(MssqlConfig::from_env_value("MSSQL_TEST_URL", &url).unwrap())
+                .await
+                .expect("MSSQL_TEST_URL is set but the server cannot be reached");
+        let schema = format!("erp_l_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // CREATE SCHEMA must be alone in its batch.
+        exec.batch_execute_raw(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let qualify = |sql: &str| sql.replace("dbo.", &format!("{schema}."));
+        exec.batch_execute_raw(&qualify(SCHEMA)).await.unwrap();
+        exec.batch_execute_raw(&qualify(DATA)).await.unwrap();
+        let mapping = LegacyMapping {
+            schema: Some(schema.clone()),
+            ..LegacyMapping::default()
+        };
+        Some((SqlLegacyRepository::new(exec, mapping), schema))
+    }
+
+    async fn cleanup(r: &SqlLegacyRepository<MssqlExecutor>, schema: &str) {
+        for table in ["shipments", "clearance_records", "clients"] {
+            let _ = r
+                .executor()
+                .batch_execute_raw(&format!("DROP TABLE {schema}.{table}"))
+                .await;
+        }
+        let _ = r
+            .executor()
+            .batch_execute_raw(&format!("DROP SCHEMA {schema}"))
+            .await;
+    }
+
+    macro_rules! case {
+        ($test:ident, $name:ident) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let Some((repo, schema)) = setup().await else {
+                    return;
+                };
+                let again =
+                    SqlLegacyRepository::new(repo.executor().clone(), repo.mapping().clone());
+                super::$name(repo).await;
+                cleanup(&again, &schema).await;
+            }
+        };
+    }
+    case!(mssql_schema_check, schema_check);
+    case!(mssql_search_and_page_clients, search_and_page_clients);
+    case!(mssql_read_records, read_records);
+    case!(mssql_writes, writes);
+}

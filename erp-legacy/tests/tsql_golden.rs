@@ -1,0 +1,145 @@
+//! Every statement the legacy repository and the sync source issue, rendered as T-SQL
+//! and compared with golden strings: what SQL Server (2016+) and Babelfish will receive.
+
+use std::{sync::Mutex, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use erp_core::{
+    Backend,
+    sql::{Cell, Executor, Row, Scope, Statement},
+};
+use erp_legacy::{
+    ClearanceStatus, LegacyMapping, LegacyRepository, NewShipment, Page, SqlLegacyRepository, tsql,
+};
+
+/// Records statements (rendered as T-SQL) and answers with plausible rows.
+#[derive(Debug, Default)]
+struct Recorder {
+    sql: Mutex<Vec<String>>,
+}
+
+fn row(pairs: &[(&str, Cell)]) -> Row {
+    Row::new(
+        pairs
+            .iter()
+            .map(|(k, _)| (*k).to_owned())
+            .collect::<Vec<_>>()
+            .into(),
+        pairs.iter().map(|(_, v)| v.clone()).collect(),
+    )
+}
+
+#[async_trait]
+impl Executor for Recorder {
+    fn backend(&self) -> Backend {
+        Backend::Mssql
+    }
+    async fn fetch_all(&self, _: Scope, s: &Statement) -> erp_core::Result<Vec<Row>> {
+        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        self.sql.lock().unwrap().push(sql.clone());
+        let ts = Cell::Timestamp(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        Ok(if sql.contains("COUNT(*)") {
+            vec![row(&[("total", Cell::Int(1))])]
+        } else if sql.starts_with("INSERT") {
+            vec![row(&[("shipment_id", Cell::Int(7))])]
+        } else if sql.contains("AS [name]") {
+            vec![row(&[
+                ("code", Cell::Text("C001".into())),
+                ("name", Cell::Text("Acme".into())),
+                ("business_reg_no", Cell::Null),
+                ("contact_name", Cell::Null),
+                ("contact_phone", Cell::Null),
+                ("contact_email", Cell::Null),
+                ("address", Cell::Null),
+                ("currency", Cell::Text("HKD".into())),
+                ("is_active", Cell::Bool(true)),
+                ("updated_at", ts),
+            ])]
+        } else {
+            Vec::new()
+        })
+    }
+    async fn execute(&self, _: Scope, s: &Statement) -> erp_core::Result<u64> {
+        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        self.sql.lock().unwrap().push(sql);
+        Ok(0)
+    }
+    async fn execute_batch(&self, scope: Scope, s: &[Statement]) -> erp_core::Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for st in s {
+            out.push(self.execute(scope, st).await?);
+        }
+        Ok(out)
+    }
+    async fn ping(&self) -> erp_core::Result<Duration> {
+        Ok(Duration::ZERO)
+    }
+}
+
+const CLIENT_COLS: &str = "SELECT [client_code] AS [code], [client_name] AS [name], [business_reg_no] AS [business_reg_no], [contact_name] AS [contact_name], [contact_phone] AS [contact_phone], [contact_email] AS [contact_email], [address] AS [address], [currency] AS [currency], [is_active] AS [is_active], [updated_at] AS [updated_at] FROM [dbo].[clients]";
+
+#[tokio::test]
+async fn every_repository_statement_in_tsql() {
+    let mapping = LegacyMapping {
+        schema: Some("dbo".into()),
+        ..LegacyMapping::default()
+    };
+    let r = SqlLegacyRepository::new(Recorder::default(), mapping);
+    let _ = r.search_clients(Some("Ac%"), Page::new(2, 10)).await;
+    let _ = r.client("C001").await;
+    let _ = r.clearance(5).await;
+    let _ = r.shipments_by_client("C001", Page::default()).await;
+    let _ = r.shipment_by_bl("BL-1").await;
+    let _ = r
+        .update_clearance_status(5, ClearanceStatus::Cleared, Some("ok"))
+        .await;
+    let _ = r
+        .insert_shipment(NewShipment {
+            bl_no: "BL-9".into(),
+            client_code: "C001".into(),
+            container_no: None,
+            origin: "HKG".into(),
+            destination: "RTM".into(),
+            etd: None,
+            eta: None,
+            status: None,
+        })
+        .await;
+    let _ = r
+        .clients_changed(
+            Some((
+                Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                "C001".into(),
+            )),
+            1000,
+        )
+        .await;
+    let _ = r.clearance_changed(None, 1000).await;
+    let recorded = r.executor().sql.lock().unwrap().clone();
+    let expected = [
+        "SELECT COUNT(*) AS [total] FROM [dbo].[clients] WHERE LOWER([client_code]) LIKE @P1 ESCAPE N'\\' OR LOWER([client_name]) LIKE @P2 ESCAPE N'\\'".to_owned(),
+        format!("{CLIENT_COLS} WHERE LOWER([client_code]) LIKE @P1 ESCAPE N'\\' OR LOWER([client_name]) LIKE @P2 ESCAPE N'\\' ORDER BY [client_code] ASC OFFSET @P3 ROWS FETCH NEXT @P4 ROWS ONLY"),
+        format!("{CLIENT_COLS} WHERE [client_code] = @P1"),
+        "SELECT [clearance_id] AS [id], [clearance_no] AS [clearance_no], [client_code] AS [client_code], [declaration_date] AS [declaration_date], [hs_code] AS [hs_code], [customs_value] AS [customs_value], [currency] AS [currency], [duty_amount] AS [duty], [status] AS [status], [notes] AS [notes], [updated_at] AS [updated_at] FROM [dbo].[clearance_records] WHERE [clearance_id] = @P1".to_owned(),
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(&recorded[i], want, "statement {i}");
+    }
+    let all = recorded.join("\n");
+    for fragment in [
+        "SELECT COUNT(*) AS [total] FROM [dbo].[shipments] WHERE [client_code] = @P1",
+        "ORDER BY [shipment_id] DESC OFFSET @P2 ROWS FETCH NEXT @P3 ROWS ONLY",
+        "FROM [dbo].[shipments] WHERE [bl_no] = @P1",
+        "UPDATE [dbo].[clearance_records] SET [status] = @P1, [notes] = @P2, [updated_at] = @P3 WHERE [clearance_id] = @P4",
+        "INSERT INTO [dbo].[shipments] ([bl_no], [client_code], [container_no], [origin_port], [destination_port], [etd], [eta], [status], [updated_at]) OUTPUT INSERTED.[shipment_id] VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9)",
+        "WHERE [updated_at] > @P1 OR ([updated_at] = @P2 AND [client_code] > @P3) ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P4 ROWS ONLY",
+        "FROM [dbo].[clearance_records] ORDER BY [updated_at] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P1 ROWS ONLY",
+    ] {
+        assert!(all.contains(fragment), "missing:\n{fragment}\nin:\n{all}");
+    }
+    assert!(
+        !all.contains("LIMIT") && !all.contains("RETURNING") && !all.contains('"'),
+        "{all}"
+    );
+}
