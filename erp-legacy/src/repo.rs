@@ -99,66 +99,72 @@ impl<E: Executor> SqlLegacyRepository<E> {
         }
     }
 
-    /// Selects every client field under its canonical name, whatever the mapping says.
-    fn select_clients(&self) -> SelectStatement {
-        let c = &self.mapping.clients;
+    /// `SELECT col AS alias, ...` from a mapped table: fields come back under their
+    /// canonical names whatever the mapping says, so decoding never depends on it.
+    fn select_aliased(&self, table: &str, fields: &[(&String, &str)]) -> SelectStatement {
         let mut q = Query::select();
-        for (col, alias) in [
-            (&c.code, "code"),
-            (&c.name, "name"),
-            (&c.business_reg_no, "business_reg_no"),
-            (&c.contact_name, "contact_name"),
-            (&c.contact_phone, "contact_phone"),
-            (&c.contact_email, "contact_email"),
-            (&c.address, "address"),
-            (&c.currency, "currency"),
-            (&c.is_active, "is_active"),
-            (&c.updated_at, "updated_at"),
-        ] {
+        for (col, alias) in fields {
             q.expr_as(Expr::col(a(col)), a(alias));
         }
-        q.from(self.table(&c.table)).to_owned()
+        q.from(self.table(table)).to_owned()
+    }
+
+    fn select_clients(&self) -> SelectStatement {
+        let c = &self.mapping.clients;
+        self.select_aliased(
+            &c.table,
+            &[
+                (&c.code, "code"),
+                (&c.name, "name"),
+                (&c.business_reg_no, "business_reg_no"),
+                (&c.contact_name, "contact_name"),
+                (&c.contact_phone, "contact_phone"),
+                (&c.contact_email, "contact_email"),
+                (&c.address, "address"),
+                (&c.currency, "currency"),
+                (&c.is_active, "is_active"),
+                (&c.updated_at, "updated_at"),
+            ],
+        )
     }
 
     fn select_clearance(&self) -> SelectStatement {
         let c = &self.mapping.clearance;
-        let mut q = Query::select();
-        for (col, alias) in [
-            (&c.id, "id"),
-            (&c.clearance_no, "clearance_no"),
-            (&c.client_code, "client_code"),
-            (&c.declaration_date, "declaration_date"),
-            (&c.hs_code, "hs_code"),
-            (&c.customs_value, "customs_value"),
-            (&c.currency, "currency"),
-            (&c.duty, "duty"),
-            (&c.status, "status"),
-            (&c.notes, "notes"),
-            (&c.updated_at, "updated_at"),
-        ] {
-            q.expr_as(Expr::col(a(col)), a(alias));
-        }
-        q.from(self.table(&c.table)).to_owned()
+        self.select_aliased(
+            &c.table,
+            &[
+                (&c.id, "id"),
+                (&c.clearance_no, "clearance_no"),
+                (&c.client_code, "client_code"),
+                (&c.declaration_date, "declaration_date"),
+                (&c.hs_code, "hs_code"),
+                (&c.customs_value, "customs_value"),
+                (&c.currency, "currency"),
+                (&c.duty, "duty"),
+                (&c.status, "status"),
+                (&c.notes, "notes"),
+                (&c.updated_at, "updated_at"),
+            ],
+        )
     }
 
     fn select_shipments(&self) -> SelectStatement {
         let s = &self.mapping.shipments;
-        let mut q = Query::select();
-        for (col, alias) in [
-            (&s.id, "id"),
-            (&s.bl_no, "bl_no"),
-            (&s.client_code, "client_code"),
-            (&s.container_no, "container_no"),
-            (&s.origin, "origin"),
-            (&s.destination, "destination"),
-            (&s.etd, "etd"),
-            (&s.eta, "eta"),
-            (&s.status, "status"),
-            (&s.updated_at, "updated_at"),
-        ] {
-            q.expr_as(Expr::col(a(col)), a(alias));
-        }
-        q.from(self.table(&s.table)).to_owned()
+        self.select_aliased(
+            &s.table,
+            &[
+                (&s.id, "id"),
+                (&s.bl_no, "bl_no"),
+                (&s.client_code, "client_code"),
+                (&s.container_no, "container_no"),
+                (&s.origin, "origin"),
+                (&s.destination, "destination"),
+                (&s.etd, "etd"),
+                (&s.eta, "eta"),
+                (&s.status, "status"),
+                (&s.updated_at, "updated_at"),
+            ],
+        )
     }
 
     async fn all(&self, stmt: impl Into<Statement>) -> Result<Vec<Row>> {

@@ -211,61 +211,35 @@ impl<S: Executor, T: Executor> LegacySync<S, T> {
             .to_owned()
     }
 
-    async fn sync_clients(&self) -> Result<TableReport> {
-        const TABLE: &str = "legacy_clients";
+    /// Copies one table: batches after the checkpoint until a short batch.
+    async fn sync_table<R, F, Fut>(&self, spec: &TableSpec, fetch: F) -> Result<TableReport>
+    where
+        R: Copied,
+        F: Fn(Option<(DateTime<Utc>, String)>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<R>>>,
+    {
         let mut report = TableReport {
-            table: TABLE,
+            table: spec.name,
             rows: 0,
             batches: 0,
         };
-        let mut after = self.checkpoint(TABLE).await?;
+        let mut after = self.checkpoint(spec.name).await?;
         loop {
-            let batch = self
-                .source
-                .clients_changed(after.clone(), self.batch_size)
-                .await?;
+            let batch = fetch(after.clone()).await?;
             let Some(last) = batch.last() else { break };
-            let mut insert = Self::upsert(
-                TABLE,
-                "client_code",
-                &[
-                    "client_code",
-                    "client_name",
-                    "business_reg_no",
-                    "contact_name",
-                    "contact_phone",
-                    "contact_email",
-                    "address",
-                    "currency",
-                    "is_active",
-                    "updated_at",
-                    "synced_at",
-                ],
-            );
+            let mut insert = Self::upsert(spec.name, spec.key, spec.columns);
             let now = erp_core::time::now();
-            for c in &batch {
+            for row in &batch {
                 insert
-                    .values([
-                        c.code.clone().into(),
-                        c.name.clone().into(),
-                        c.business_reg_no.clone().into(),
-                        c.contact_name.clone().into(),
-                        c.contact_phone.clone().into(),
-                        c.contact_email.clone().into(),
-                        c.address.clone().into(),
-                        c.currency.clone().into(),
-                        c.is_active.into(),
-                        c.updated_at.into(),
-                        now.into(),
-                    ])
+                    .values(row.values(now))
                     .map_err(|e| LegacyError::Config(e.to_string()))?;
             }
             let n = batch.len() as u64;
-            self.commit(insert.into(), TABLE, last.updated_at, &last.code, n)
+            self.commit(insert.into(), spec.name, last.updated_at(), &last.key(), n)
                 .await?;
             report.rows += n;
             report.batches += 1;
-            after = Some((last.updated_at, last.code.clone()));
+            after = Some((last.updated_at(), last.key()));
             if n < self.batch_size {
                 break;
             }
@@ -273,152 +247,181 @@ impl<S: Executor, T: Executor> LegacySync<S, T> {
         Ok(report)
     }
 
-    /// Checkpoint keys are stored as text; integer keys must compare as integers.
-    fn int_checkpoint(cp: Option<(DateTime<Utc>, String)>) -> Result<Option<(DateTime<Utc>, i64)>> {
-        cp.map(|(at, key)| match key.parse::<i64>() {
-            Ok(k) => Ok((at, k)),
-            Err(_) => Err(LegacyError::Config(format!(
-                "corrupt checkpoint key {key:?}"
-            ))),
+    async fn sync_clients(&self) -> Result<TableReport> {
+        self.sync_table(&CLIENTS, |after| {
+            self.source.clients_changed(after, self.batch_size)
         })
-        .transpose()
+        .await
     }
 
     async fn sync_clearance(&self) -> Result<TableReport> {
-        const TABLE: &str = "legacy_clearance_records";
-        let mut report = TableReport {
-            table: TABLE,
-            rows: 0,
-            batches: 0,
-        };
-        let mut after = Self::int_checkpoint(self.checkpoint(TABLE).await?)?;
-        loop {
-            let batch = self
-                .source
-                .clearance_changed(after, self.batch_size)
-                .await?;
-            let Some(last) = batch.last() else { break };
-            let mut insert = Self::upsert(
-                TABLE,
-                "clearance_id",
-                &[
-                    "clearance_id",
-                    "clearance_no",
-                    "client_code",
-                    "declaration_date",
-                    "hs_code",
-                    "customs_value",
-                    "currency",
-                    "duty_amount",
-                    "status",
-                    "notes",
-                    "updated_at",
-                    "synced_at",
-                ],
-            );
-            let now = erp_core::time::now();
-            for r in &batch {
-                insert
-                    .values([
-                        r.id.into(),
-                        r.clearance_no.clone().into(),
-                        r.client_code.clone().into(),
-                        r.declaration_date.into(),
-                        r.hs_code.clone().into(),
-                        r.customs_value.into(),
-                        r.currency.clone().into(),
-                        r.duty.into(),
-                        r.status.as_str().into(),
-                        r.notes.clone().into(),
-                        r.updated_at.into(),
-                        now.into(),
-                    ])
-                    .map_err(|e| LegacyError::Config(e.to_string()))?;
-            }
-            let n = batch.len() as u64;
-            self.commit(
-                insert.into(),
-                TABLE,
-                last.updated_at,
-                &last.id.to_string(),
-                n,
-            )
-            .await?;
-            report.rows += n;
-            report.batches += 1;
-            after = Some((last.updated_at, last.id));
-            if n < self.batch_size {
-                break;
-            }
-        }
-        Ok(report)
+        self.sync_table(&CLEARANCE, |after| async move {
+            self.source
+                .clearance_changed(int_checkpoint(after)?, self.batch_size)
+                .await
+        })
+        .await
     }
 
     async fn sync_shipments(&self) -> Result<TableReport> {
-        const TABLE: &str = "legacy_shipments";
-        let mut report = TableReport {
-            table: TABLE,
-            rows: 0,
-            batches: 0,
-        };
-        let mut after = Self::int_checkpoint(self.checkpoint(TABLE).await?)?;
-        loop {
-            let batch = self
-                .source
-                .shipments_changed(after, self.batch_size)
-                .await?;
-            let Some(last) = batch.last() else { break };
-            let mut insert = Self::upsert(
-                TABLE,
-                "shipment_id",
-                &[
-                    "shipment_id",
-                    "bl_no",
-                    "client_code",
-                    "container_no",
-                    "origin_port",
-                    "destination_port",
-                    "etd",
-                    "eta",
-                    "status",
-                    "updated_at",
-                    "synced_at",
-                ],
-            );
-            let now = erp_core::time::now();
-            for s in &batch {
-                insert
-                    .values([
-                        s.id.into(),
-                        s.bl_no.clone().into(),
-                        s.client_code.clone().into(),
-                        s.container_no.clone().into(),
-                        s.origin.clone().into(),
-                        s.destination.clone().into(),
-                        s.etd.into(),
-                        s.eta.into(),
-                        s.status.clone().into(),
-                        s.updated_at.into(),
-                        now.into(),
-                    ])
-                    .map_err(|e| LegacyError::Config(e.to_string()))?;
-            }
-            let n = batch.len() as u64;
-            self.commit(
-                insert.into(),
-                TABLE,
-                last.updated_at,
-                &last.id.to_string(),
-                n,
-            )
-            .await?;
-            report.rows += n;
-            report.batches += 1;
-            after = Some((last.updated_at, last.id));
-            if n < self.batch_size {
-                break;
-            }
-        }
-        Ok(report)
+        self.sync_table(&SHIPMENTS, |after| async move {
+            self.source
+                .shipments_changed(int_checkpoint(after)?, self.batch_size)
+                .await
+        })
+        .await
+    }
+}
+
+/// Checkpoint keys are stored as text; integer keys must compare as integers.
+fn int_checkpoint(cp: Option<(DateTime<Utc>, String)>) -> Result<Option<(DateTime<Utc>, i64)>> {
+    cp.map(|(at, key)| match key.parse::<i64>() {
+        Ok(k) => Ok((at, k)),
+        Err(_) => Err(LegacyError::Config(format!(
+            "corrupt checkpoint key {key:?}"
+        ))),
+    })
+    .transpose()
+}
+
+/// An ERP copy of a legacy table.
+struct TableSpec {
+    name: &'static str,
+    key: &'static str,
+    columns: &'static [&'static str],
+}
+
+const CLIENTS: TableSpec = TableSpec {
+    name: "legacy_clients",
+    key: "client_code",
+    columns: &[
+        "client_code",
+        "client_name",
+        "business_reg_no",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "address",
+        "currency",
+        "is_active",
+        "updated_at",
+        "synced_at",
+    ],
+};
+
+const CLEARANCE: TableSpec = TableSpec {
+    name: "legacy_clearance_records",
+    key: "clearance_id",
+    columns: &[
+        "clearance_id",
+        "clearance_no",
+        "client_code",
+        "declaration_date",
+        "hs_code",
+        "customs_value",
+        "currency",
+        "duty_amount",
+        "status",
+        "notes",
+        "updated_at",
+        "synced_at",
+    ],
+};
+
+const SHIPMENTS: TableSpec = TableSpec {
+    name: "legacy_shipments",
+    key: "shipment_id",
+    columns: &[
+        "shipment_id",
+        "bl_no",
+        "client_code",
+        "container_no",
+        "origin_port",
+        "destination_port",
+        "etd",
+        "eta",
+        "status",
+        "updated_at",
+        "synced_at",
+    ],
+};
+
+/// A legacy record as the sync copies it: values in its [`TableSpec`]'s column order.
+trait Copied {
+    fn key(&self) -> String;
+    fn updated_at(&self) -> DateTime<Utc>;
+    fn values(&self, synced_at: DateTime<Utc>) -> Vec<sea_query::Expr>;
+}
+
+impl Copied for crate::Client {
+    fn key(&self) -> String {
+        self.code.clone()
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn values(&self, synced_at: DateTime<Utc>) -> Vec<sea_query::Expr> {
+        vec![
+            self.code.clone().into(),
+            self.name.clone().into(),
+            self.business_reg_no.clone().into(),
+            self.contact_name.clone().into(),
+            self.contact_phone.clone().into(),
+            self.contact_email.clone().into(),
+            self.address.clone().into(),
+            self.currency.clone().into(),
+            self.is_active.into(),
+            self.updated_at.into(),
+            synced_at.into(),
+        ]
+    }
+}
+
+impl Copied for crate::ClearanceRecord {
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn values(&self, synced_at: DateTime<Utc>) -> Vec<sea_query::Expr> {
+        vec![
+            self.id.into(),
+            self.clearance_no.clone().into(),
+            self.client_code.clone().into(),
+            self.declaration_date.into(),
+            self.hs_code.clone().into(),
+            self.customs_value.into(),
+            self.currency.clone().into(),
+            self.duty.into(),
+            self.status.as_str().into(),
+            self.notes.clone().into(),
+            self.updated_at.into(),
+            synced_at.into(),
+        ]
+    }
+}
+
+impl Copied for crate::Shipment {
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn values(&self, synced_at: DateTime<Utc>) -> Vec<sea_query::Expr> {
+        vec![
+            self.id.into(),
+            self.bl_no.clone().into(),
+            self.client_code.clone().into(),
+            self.container_no.clone().into(),
+            self.origin.clone().into(),
+            self.destination.clone().into(),
+            self.etd.into(),
+            self.eta.into(),
+            self.status.clone().into(),
+            self.updated_at.into(),
+            synced_at.into(),
+        ]
     }
 }
