@@ -1,11 +1,17 @@
-//! Server configuration from the environment (and `.env`).
+//! Server configuration from the environment (and `.env`). Every variable is listed in
+//! `.env.example` and docs/configuration.md.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use erp_core::{Error, Result, sql::DatabaseConfig};
 
 /// Where the embedded development database lives when `DATABASE_URL` is unset.
 pub const DEFAULT_SQLITE_PATH: &str = "data/erp-dev.sqlite";
+/// The embedded sample legacy database used when no `MSSQL_SERVER` is set.
+pub const DEFAULT_LEGACY_SQLITE_PATH: &str = "data/legacy-dev.sqlite";
+/// Development-only secrets: fine on a laptop, refused in production.
+const DEV_JWT_SECRET: &str = "development-only-jwt-secret-change-me!!";
+const DEV_SESSION_KEY: &str = "development-only-session-key-change-me!";
 
 /// Deployment environment (`ERP_ENV`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,8 +22,68 @@ pub enum Environment {
     Production,
 }
 
-/// The server's settings.
+/// `AUTH_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Entra ID and local tokens verified here.
+    Local,
+    /// Every bearer token checked with the IAM service.
+    IamService,
+}
+
+/// Entra ID settings (present when `AZURE_CLIENT_ID` and `AZURE_TENANT_ID` are set).
 #[derive(Debug, Clone)]
+pub struct AzureSettings {
+    /// `AZURE_CLIENT_ID`.
+    pub client_id: String,
+    /// `AZURE_TENANT_ID`.
+    pub tenant_id: String,
+    /// `AZURE_ALLOWED_TENANTS`.
+    pub allowed_tenants: Vec<String>,
+    /// `AZURE_AUTHORITY_HOST`.
+    pub authority_host: String,
+    /// `AZURE_AUTO_PROVISION`.
+    pub auto_provision: bool,
+    /// `AZURE_DEFAULT_ROLE`.
+    pub default_role: Option<String>,
+    /// `AZURE_ROLE_MAP`.
+    pub role_map: String,
+    /// `JWKS_CACHE_TTL`.
+    pub jwks_cache_ttl: Duration,
+    /// `JWKS_MIN_REFRESH_INTERVAL`.
+    pub jwks_min_refresh_interval: Duration,
+    /// `JWKS_MAX_STALE`.
+    pub jwks_max_stale: Duration,
+}
+
+/// External auth API settings (present when `USE_EXTERNAL_AUTH=true`).
+#[derive(Debug, Clone)]
+pub struct ExternalSettings {
+    /// `EXTERNAL_AUTH_API_URL`.
+    pub url: String,
+    /// `EXTERNAL_AUTH_ENDPOINT`.
+    pub endpoint: String,
+    /// `EXTERNAL_AUTH_TIMEOUT`.
+    pub timeout: Duration,
+}
+
+/// The legacy SQL Server (present when `MSSQL_SERVER` is set).
+#[derive(Clone)]
+pub struct MssqlSettings {
+    /// `MSSQL_SERVER`, `MSSQL_PORT`, `MSSQL_DATABASE`, `MSSQL_USER`, `MSSQL_PASSWORD`, `MSSQL_TRUST_CERT`.
+    pub config: erp_legacy::mssql::MssqlConfig,
+}
+
+impl std::fmt::Debug for MssqlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MssqlSettings")
+            .field("server", &self.config.server())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server's settings.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// `ERP_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
@@ -27,13 +93,96 @@ pub struct ServerConfig {
     pub database: DatabaseConfig,
     /// True when no `DATABASE_URL` was given and the embedded file is used.
     pub embedded_database: bool,
+    /// `JWT_SECRET_KEY` (HS256, >= 32 bytes).
+    pub jwt_secret: String,
+    /// `SESSION_SIGN_KEY` (cookie signing, >= 32 bytes).
+    pub session_sign_key: String,
+    /// `SESSION_COOKIE_SECURE` (default true).
+    pub session_cookie_secure: bool,
+    /// `TOKEN_REFRESH_BUFFER` (default 60 s).
+    pub token_refresh_buffer: Duration,
+    /// `AUTH_MODE`.
+    pub auth_mode: AuthMode,
+    /// `IAM_SERVICE_URL` (required with `AUTH_MODE=iam_service`).
+    pub iam_service_url: Option<String>,
+    /// Entra ID, if configured.
+    pub azure: Option<AzureSettings>,
+    /// External auth API, if enabled.
+    pub external: Option<ExternalSettings>,
+    /// `EXTERNAL_AUTH_LOCAL_FALLBACK`: local password when the external API is down.
+    pub external_fallback: bool,
+    /// Legacy SQL Server, if configured.
+    pub mssql: Option<MssqlSettings>,
+    /// `ALLOWED_ORIGINS` (CORS), comma-separated.
+    pub allowed_origins: Vec<String>,
+    /// The sample legacy database (SQLite) used without `MSSQL_SERVER`, in development.
+    pub legacy_sqlite_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        f.debug_struct("ServerConfig")
+            .field("bind", &self.bind)
+            .field("environment", &self.environment)
+            .field("database", &self.database.backend())
+            .field("auth_mode", &self.auth_mode)
+            .field("azure", &self.azure.is_some())
+            .field("external", &self.external.is_some())
+            .field("mssql", &self.mssql)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `30s`, `5m`, `1h`, `2d`, `250ms` or plain seconds.
+pub fn parse_duration(var: &str, value: &str) -> Result<Duration> {
+    let v = value.trim();
+    let (num, unit) = v
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((v, "s"), |i| (&v[..i], &v[i..]));
+    let n: u64 = num.parse().map_err(|_| {
+        Error::config(
+            var,
+            format!("{value:?} is not a duration like 30s, 5m or 1h"),
+        )
+    })?;
+    let secs = |m: u64| Duration::from_secs(n.saturating_mul(m));
+    Ok(match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => {
+            return Err(Error::config(
+                var,
+                format!("{value:?} has an unknown unit (ms, s, m, h, d)"),
+            ));
+        }
+    })
+}
+
+fn parse_bool(var: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(Error::config(
+            var,
+            format!("{other:?} is not true or false"),
+        )),
+    }
 }
 
 impl ServerConfig {
     /// Reads the configuration through `var` (the process environment in `main`).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let environment = match non_empty("ERP_ENV").as_deref().map(str::trim) {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let flag =
+            |name: &str, default: bool| get(name).map_or(Ok(default), |v| parse_bool(name, &v));
+        let duration = |name: &str, default: Duration| {
+            get(name).map_or(Ok(default), |v| parse_duration(name, &v))
+        };
+        let environment = match get("ERP_ENV").as_deref().map(str::trim) {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
             Some(other) => {
@@ -43,7 +192,8 @@ impl ServerConfig {
                 ));
             }
         };
-        let bind = match non_empty("ERP_BIND") {
+        let production = environment == Environment::Production;
+        let bind = match get("ERP_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => v.trim().parse().map_err(|_| {
                 Error::config(
@@ -52,9 +202,9 @@ impl ServerConfig {
                 )
             })?,
         };
-        let (database, embedded_database) = match non_empty("DATABASE_URL") {
+        let (database, embedded_database) = match get("DATABASE_URL") {
             Some(url) => (DatabaseConfig::from_env_value("DATABASE_URL", &url)?, false),
-            None if environment == Environment::Production => {
+            None if production => {
                 return Err(Error::config(
                     "DATABASE_URL",
                     "is required when ERP_ENV=production (the embedded SQLite file is for development)",
@@ -65,11 +215,122 @@ impl ServerConfig {
                 true,
             ),
         };
+        let secret = |name: &str, dev: &str| -> Result<String> {
+            match get(name) {
+                Some(v) if production && v == dev => {
+                    Err(Error::config(name, "is the development default"))
+                }
+                Some(v) if v.len() < 32 => Err(Error::config(name, "is shorter than 32 bytes")),
+                Some(v) => Ok(v),
+                None if production => {
+                    Err(Error::config(name, "is required when ERP_ENV=production"))
+                }
+                None => Ok(dev.to_owned()),
+            }
+        };
+        let jwt_secret = secret("JWT_SECRET_KEY", DEV_JWT_SECRET)?;
+        let session_sign_key = secret("SESSION_SIGN_KEY", DEV_SESSION_KEY)?;
+        let auth_mode = match get("AUTH_MODE").as_deref().map(str::trim) {
+            None | Some("local") => AuthMode::Local,
+            Some("iam_service") => AuthMode::IamService,
+            Some(other) => {
+                return Err(Error::config(
+                    "AUTH_MODE",
+                    format!("{other:?} is neither local nor iam_service"),
+                ));
+            }
+        };
+        let iam_service_url = get("IAM_SERVICE_URL");
+        if auth_mode == AuthMode::IamService && iam_service_url.is_none() {
+            return Err(Error::config(
+                "IAM_SERVICE_URL",
+                "is required when AUTH_MODE=iam_service",
+            ));
+        }
+        let azure = match (get("AZURE_CLIENT_ID"), get("AZURE_TENANT_ID")) {
+            (Some(client_id), Some(tenant_id)) => Some(AzureSettings {
+                client_id,
+                tenant_id,
+                allowed_tenants: get("AZURE_ALLOWED_TENANTS")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|t| t.trim().to_owned())
+                            .filter(|t| !t.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                authority_host: get("AZURE_AUTHORITY_HOST")
+                    .unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+                auto_provision: flag("AZURE_AUTO_PROVISION", false)?,
+                default_role: get("AZURE_DEFAULT_ROLE"),
+                role_map: get("AZURE_ROLE_MAP").unwrap_or_default(),
+                jwks_cache_ttl: duration("JWKS_CACHE_TTL", Duration::from_secs(3600))?,
+                jwks_min_refresh_interval: duration(
+                    "JWKS_MIN_REFRESH_INTERVAL",
+                    Duration::from_secs(30),
+                )?,
+                jwks_max_stale: duration("JWKS_MAX_STALE", Duration::from_secs(24 * 3600))?,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "AZURE_TENANT_ID",
+                    "is required with AZURE_CLIENT_ID",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "AZURE_CLIENT_ID",
+                    "is required with AZURE_TENANT_ID",
+                ));
+            }
+        };
+        let external = if flag("USE_EXTERNAL_AUTH", false)? {
+            Some(ExternalSettings {
+                url: get("EXTERNAL_AUTH_API_URL").ok_or_else(|| {
+                    Error::config(
+                        "EXTERNAL_AUTH_API_URL",
+                        "is required with USE_EXTERNAL_AUTH=true",
+                    )
+                })?,
+                endpoint: get("EXTERNAL_AUTH_ENDPOINT").unwrap_or_else(|| "/api/auth/login".into()),
+                timeout: duration("EXTERNAL_AUTH_TIMEOUT", Duration::from_secs(10))?,
+            })
+        } else {
+            None
+        };
+        let mssql = if get("MSSQL_SERVER").is_some() {
+            Some(MssqlSettings {
+                config: erp_legacy::mssql::MssqlConfig::from_env_lookup(|name| get(name))
+                    .map_err(|e| Error::config("MSSQL_*", e.to_string()))?,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             bind,
             environment,
             database,
             embedded_database,
+            jwt_secret,
+            session_sign_key,
+            session_cookie_secure: flag("SESSION_COOKIE_SECURE", true)?,
+            token_refresh_buffer: duration("TOKEN_REFRESH_BUFFER", Duration::from_secs(60))?,
+            auth_mode,
+            iam_service_url,
+            azure,
+            external,
+            external_fallback: flag("EXTERNAL_AUTH_LOCAL_FALLBACK", false)?,
+            mssql,
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            legacy_sqlite_path: (!production).then(|| PathBuf::from(DEFAULT_LEGACY_SQLITE_PATH)),
         })
     }
 
@@ -101,24 +362,58 @@ mod tests {
         ServerConfig::from_lookup(|k| env.get(k).cloned())
     }
 
+    const GOOD: &str = "a-production-secret-of-at-least-32-bytes";
+
     #[test]
     fn defaults_to_embedded_sqlite_in_development() {
         let cfg = load(&[]).unwrap();
         assert!(cfg.embedded_database);
         assert_eq!(cfg.database.backend(), Backend::Sqlite);
         assert_eq!(cfg.bind.to_string(), "127.0.0.1:8080");
+        assert!(cfg.session_cookie_secure);
+        assert_eq!(cfg.auth_mode, AuthMode::Local);
     }
 
     #[test]
-    fn production_requires_a_database_url() {
-        let err = load(&[("ERP_ENV", "production")]).unwrap_err();
-        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        let cfg = load(&[
+    fn production_refuses_missing_short_or_default_secrets() {
+        let base = [
             ("ERP_ENV", "production"),
             ("DATABASE_URL", "postgres://erp@db/erp"),
+        ];
+        let err = load(&base).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET_KEY"), "{err}");
+        let err = load(&[
+            base[0],
+            base[1],
+            ("JWT_SECRET_KEY", "short"),
+            ("SESSION_SIGN_KEY", GOOD),
         ])
-        .unwrap();
-        assert_eq!(cfg.database.backend(), Backend::Postgres);
+        .unwrap_err();
+        assert!(err.to_string().contains("32 bytes"), "{err}");
+        let err = load(&[
+            base[0],
+            base[1],
+            ("JWT_SECRET_KEY", DEV_JWT_SECRET),
+            ("SESSION_SIGN_KEY", GOOD),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("development default"), "{err}");
+        assert!(
+            load(&[
+                base[0],
+                base[1],
+                ("JWT_SECRET_KEY", GOOD),
+                ("SESSION_SIGN_KEY", GOOD)
+            ])
+            .is_ok()
+        );
+        let err = load(&[
+            ("ERP_ENV", "production"),
+            ("JWT_SECRET_KEY", GOOD),
+            ("SESSION_SIGN_KEY", GOOD),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
     }
 
     #[test]
@@ -129,17 +424,52 @@ mod tests {
             text.contains("DATABASE_URL") && !text.contains("hunter2"),
             "{text}"
         );
+        for (name, value) in [
+            ("ERP_BIND", "nowhere"),
+            ("ERP_ENV", "staging"),
+            ("AUTH_MODE", "magic"),
+            ("JWKS_CACHE_TTL", "soon"),
+            ("USE_EXTERNAL_AUTH", "maybe"),
+        ] {
+            let mut pairs = vec![(name, value)];
+            if name == "JWKS_CACHE_TTL" {
+                pairs.extend([("AZURE_CLIENT_ID", "c"), ("AZURE_TENANT_ID", "t")]);
+            }
+            let err = load(&pairs).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
         assert!(
-            load(&[("ERP_BIND", "nowhere")])
+            load(&[("AUTH_MODE", "iam_service")])
                 .unwrap_err()
                 .to_string()
-                .contains("ERP_BIND")
+                .contains("IAM_SERVICE_URL")
         );
         assert!(
-            load(&[("ERP_ENV", "staging")])
+            load(&[("USE_EXTERNAL_AUTH", "true")])
                 .unwrap_err()
                 .to_string()
-                .contains("ERP_ENV")
+                .contains("EXTERNAL_AUTH_API_URL")
         );
+        assert!(
+            load(&[("AZURE_CLIENT_ID", "c")])
+                .unwrap_err()
+                .to_string()
+                .contains("AZURE_TENANT_ID")
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("X", "30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            parse_duration("X", "1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            parse_duration("X", "250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(parse_duration("X", "45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("X", "1y").is_err());
     }
 }

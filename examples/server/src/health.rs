@@ -1,10 +1,11 @@
 //! `GET /health`: status and latency of each dependency.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode};
 use erp_core::sql::Executor;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::AppState;
 
@@ -23,71 +24,62 @@ pub enum Status {
     Down,
 }
 
-/// One dependency's result.
-#[derive(Debug, Serialize)]
-pub struct Check {
-    /// ok or down.
-    pub status: Status,
-    /// postgres or sqlite.
-    pub backend: &'static str,
-    /// Round-trip time of the probe, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-    /// Why it is down (no secrets: errors carry masked URLs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+async fn probe<F>(fut: F) -> (bool, Value)
+where
+    F: Future<Output = erp_core::Result<Duration>>,
+{
+    match tokio::time::timeout(PROBE_TIMEOUT, fut).await {
+        Ok(Ok(latency)) => (
+            true,
+            json!({ "status": "ok", "latency_ms": (latency.as_secs_f64() * 1_000_000.0).round() / 1000.0 }),
+        ),
+        Ok(Err(e)) => (false, json!({ "status": "down", "error": e.to_string() })),
+        Err(_) => (
+            false,
+            json!({ "status": "down", "error": format!("no answer within {PROBE_TIMEOUT:?}") }),
+        ),
+    }
 }
 
-/// The whole report.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    /// Worst status of the checks.
-    pub status: Status,
-    /// Per-dependency results.
-    pub checks: Checks,
-}
-
-/// The checked dependencies.
-#[derive(Debug, Serialize)]
-pub struct Checks {
-    /// The ERP database.
-    pub database: Check,
-}
-
-/// Probes the database; 200 when ok, 503 when down.
-pub async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Report>) {
-    let backend = state.db.backend().as_str();
-    let database = match tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(latency)) => Check {
-            status: Status::Ok,
-            backend,
-            latency_ms: Some((latency.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
-            error: None,
-        },
-        Ok(Err(e)) => Check {
-            status: Status::Down,
-            backend,
-            latency_ms: None,
-            error: Some(e.to_string()),
-        },
-        Err(_) => Check {
-            status: Status::Down,
-            backend,
-            latency_ms: None,
-            error: Some(format!("no answer within {PROBE_TIMEOUT:?}")),
-        },
+/// 200 `ok` or `degraded` (the legacy database or the IdP keys are missing), 503 `down`
+/// (the ERP database is).
+pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let (db_ok, mut database) = probe(app.db.ping()).await;
+    database["backend"] = json!(app.db.backend().as_str());
+    let mut checks = json!({ "database": database });
+    let mut degraded = false;
+    match &app.legacy {
+        Some(legacy) => {
+            let (ok, mut check) = probe(legacy.ping()).await;
+            check["backend"] = json!(legacy.backend());
+            degraded |= !ok;
+            checks["legacy"] = check;
+        }
+        None if app.config.mssql.is_some() => {
+            degraded = true;
+            checks["legacy"] = json!({ "status": "down", "error": "not connected" });
+        }
+        None => {}
+    }
+    if let Some(azure) = app.authenticator.azure() {
+        let serving = azure.jwks().is_serving();
+        degraded |= !serving;
+        checks["jwks"] = json!({ "status": if serving { "ok" } else { "down" }, "keys": azure.jwks().key_count() });
+    }
+    if app.config.external.is_some() {
+        checks["external_auth"] = json!({ "status": "ok", "detail": "checked on each login" });
+    }
+    let status = if !db_ok {
+        Status::Down
+    } else if degraded {
+        Status::Degraded
+    } else {
+        Status::Ok
     };
-    let status = database.status;
     let code = if status == Status::Down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    (
-        code,
-        Json(Report {
-            status,
-            checks: Checks { database },
-        }),
-    )
+    (code, Json(json!({ "status": status, "checks": checks })))
 }

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use erp_core::sql::Database;
 use erp_server::{AppState, config::ServerConfig, router};
 use tracing_subscriber::EnvFilter;
 
@@ -30,7 +29,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = ServerConfig::from_env()?;
     if let Some(path) = config.embedded_path() {
         tracing::warn!(
@@ -39,21 +38,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             path.display()
         );
     }
-    let db = Database::connect(config.database.clone()).await?;
-    let report = db.migrate().await?;
-    tracing::info!(
-        backend = %report.backend,
-        applied = ?report.applied,
-        already_applied = report.already_applied.len(),
-        "database ready"
-    );
-    let listener = tokio::net::TcpListener::bind(config.bind)
+    let bind = config.bind;
+    let state = AppState::build(config).await?;
+    tracing::info!(backend = %erp_core::sql::Executor::backend(&state.db), "database ready");
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| format!("cannot listen on ERP_BIND={}: {e}", config.bind))?;
+        .map_err(|e| format!("cannot listen on ERP_BIND={bind}: {e}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(AppState { db }))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

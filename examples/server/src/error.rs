@@ -1,0 +1,121 @@
+//! Every error as `application/problem+json` (RFC 9457) with a stable `code`.
+
+use axum::{
+    Json,
+    response::{IntoResponse, Response},
+};
+use erp_auth::{AuthError, layer::problem_response};
+use erp_legacy::LegacyError;
+use http::StatusCode;
+
+/// What a handler can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Authentication, login, sessions.
+    Auth(AuthError),
+    /// The legacy database.
+    Legacy(LegacyError),
+    /// A store of the ERP database.
+    Store(erp_core::Error),
+    /// A request that breaks a rule (400).
+    Validation(&'static str),
+    /// Not found (404).
+    NotFound(&'static str),
+    /// The principal may not do this (403).
+    Forbidden,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<LegacyError> for ApiError {
+    fn from(e: LegacyError) -> Self {
+        Self::Legacy(e)
+    }
+}
+
+impl From<erp_core::Error> for ApiError {
+    fn from(e: erp_core::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("urn:erp:problem:{}", code.to_ascii_lowercase().replace('_', "-")),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    });
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Auth(e) => problem_response(&e).into_response(),
+            Self::Legacy(e) => match e {
+                LegacyError::Unavailable(inner) => {
+                    tracing::warn!(error = %inner, "legacy database unavailable");
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "LEGACY_DB_UNAVAILABLE",
+                        "the legacy database is unavailable",
+                    )
+                }
+                LegacyError::NotFound(what) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", what),
+                LegacyError::InvalidInput { field, .. } => problem(
+                    StatusCode::BAD_REQUEST,
+                    "VALIDATION_FAILED",
+                    &format!("invalid {field}"),
+                ),
+                other => {
+                    tracing::error!(error = %other, "legacy database error");
+                    problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL",
+                        "internal error",
+                    )
+                }
+            },
+            Self::Store(e) => match e {
+                erp_core::Error::Unavailable { .. } => {
+                    tracing::warn!(error = %e, "store unavailable");
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "UPSTREAM_UNAVAILABLE",
+                        "the database is unavailable",
+                    )
+                }
+                erp_core::Error::NotFound { entity } => {
+                    problem(StatusCode::NOT_FOUND, "NOT_FOUND", entity)
+                }
+                erp_core::Error::InvalidInput { .. } => problem(
+                    StatusCode::BAD_REQUEST,
+                    "VALIDATION_FAILED",
+                    "invalid input",
+                ),
+                other => {
+                    tracing::error!(error = %other, "store error");
+                    problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL",
+                        "internal error",
+                    )
+                }
+            },
+            Self::Validation(what) => problem(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", what),
+            Self::NotFound(what) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", what),
+            Self::Forbidden => problem_response(&AuthError::Forbidden).into_response(),
+        }
+    }
+}

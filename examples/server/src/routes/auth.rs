@@ -1,0 +1,255 @@
+//! `/auth/*` and `/admin/*`.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Extension, Json,
+    extract::{ConnectInfo, Path, State, rejection::JsonRejection},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use erp_auth::{
+    Authenticated,
+    login::{LoginRequest, LoginResult},
+};
+use erp_core::{SessionId, SessionStore, TenantId, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{AppState, config::AuthMode, error::ApiError};
+
+type S = State<Arc<AppState>>;
+
+/// What the browser app needs to sign in.
+pub async fn config(State(app): S) -> Json<Value> {
+    let cfg = &app.config;
+    let msal = match &cfg.azure {
+        Some(az) => json!({
+            "enabled": true,
+            "client_id": az.client_id,
+            "tenant_id": az.tenant_id,
+            "authority": format!("{}/{}", az.authority_host, az.tenant_id),
+            "scopes": [format!("api://{}/access_as_user", az.client_id)],
+        }),
+        None => json!({ "enabled": false }),
+    };
+    let mut modes = vec![match (cfg.auth_mode, cfg.external.is_some()) {
+        (AuthMode::IamService, _) => "iam_service",
+        (_, true) => "external",
+        _ => "local",
+    }];
+    if cfg.azure.is_some() {
+        modes.push("msal");
+    }
+    Json(json!({ "msal": msal, "login_modes": modes }))
+}
+
+/// The login body (the password never reaches `Debug`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("username", &self.username)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_ip(connect: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
+    connect.map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect())
+}
+
+fn tokens_json(r: &LoginResult) -> Value {
+    json!({
+        "access_token": r.access_token,
+        "token_type": "Bearer",
+        "expires_in": (r.expires_at - chrono::Utc::now()).num_seconds().max(0),
+        "expires_at": r.expires_at,
+        "refresh_at": r.refresh_at,
+        "refresh_token": r.refresh_token.expose(),
+        "refresh_expires_at": r.refresh_expires_at,
+        "session_id": r.session_id,
+        "auth_method": r.auth_method,
+        "user": r.user,
+        "upstream_expires_at": r.upstream_expires_at,
+    })
+}
+
+/// `POST /auth/login`: tokens in the body, and the session cookies for browsers.
+pub async fn login(
+    State(app): S,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|_| {
+        ApiError::Validation("the body must be {\"username\", \"password\"} as JSON")
+    })?;
+    let result = app
+        .login
+        .login(LoginRequest {
+            tenant: body.tenant,
+            username: body.username,
+            password: body.password,
+            ip: client_ip(connect),
+            user_agent: user_agent(&headers),
+        })
+        .await?;
+    let cookies = app.cookies.issue(
+        result.user.tenant_id,
+        &result.session_id,
+        result.refresh_expires_at,
+    );
+    let mut response = Json(tokens_json(&result)).into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookies.session);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookies.csrf);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The refresh body (the token never reaches `Debug`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshBody(<redacted>)")
+    }
+}
+
+/// `POST /auth/refresh`: a rotated pair; a reused token revokes its family.
+pub async fn refresh(
+    State(app): S,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Result<Json<RefreshBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) =
+        body.map_err(|_| ApiError::Validation("the body must be {\"refresh_token\"} as JSON"))?;
+    let ip = client_ip(connect);
+    let result = app
+        .login
+        .refresh(&body.refresh_token, ip.as_deref())
+        .await?;
+    let mut response = Json(tokens_json(&result)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /auth/me`.
+pub async fn me(Authenticated(p): Authenticated) -> Json<Value> {
+    Json(json!({
+        "id": p.user_id,
+        "username": p.username,
+        "display_name": p.display_name,
+        "email": p.email,
+        "roles": p.roles,
+        "tenant": p.tenant_id,
+        "auth_method": p.auth_method,
+        "session_id": p.session_id,
+    }))
+}
+
+/// `POST /auth/logout`: revokes the session and clears the cookies.
+pub async fn logout(State(app): S, Authenticated(p): Authenticated) -> Result<Response, ApiError> {
+    let revoked = app.login.logout(&p).await?;
+    let mut response = Json(json!({ "revoked": revoked })).into_response();
+    for cookie in app.cookies.clear() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /auth/sessions`: my active sessions.
+pub async fn sessions(
+    State(app): S,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let list = app
+        .sessions
+        .list_active(p.tenant_id, p.user_id, chrono::Utc::now())
+        .await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "created_at": s.created_at, "expires_at": s.expires_at,
+                "last_seen_at": s.last_seen_at, "ip": s.ip, "user_agent": s.user_agent,
+                "auth_method": s.auth_method, "current": p.session_id.as_ref() == Some(&s.id),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `DELETE /auth/sessions/{jti}`: ends one of my sessions.
+pub async fn delete_session(
+    State(app): S,
+    Authenticated(p): Authenticated,
+    Path(jti): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = SessionId::new(jti).map_err(|_| ApiError::Validation("not a session id"))?;
+    let session = app.sessions.get(p.tenant_id, &id).await?;
+    // Another user's session is indistinguishable from a missing one.
+    if session.is_none_or(|s| s.user_id != p.user_id) {
+        return Err(ApiError::NotFound("session"));
+    }
+    let revoked = app.guard.revoke_session(p.tenant_id, &id).await?;
+    Ok(Json(json!({ "revoked": revoked })))
+}
+
+/// `POST /admin/users/{id}/sessions/revoke` (role admin, own tenant).
+pub async fn revoke_user(
+    State(app): S,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user: UserId = id
+        .parse()
+        .map_err(|_| ApiError::Validation("not a user id"))?;
+    let revoked = app.guard.revoke_user(p.tenant_id, user).await?;
+    app.authenticator.invalidate_user(p.tenant_id, user);
+    Ok(Json(json!({ "revoked_sessions": revoked })))
+}
+
+/// `POST /admin/tenants/{id}/sessions/revoke` (role admin, own tenant only).
+pub async fn revoke_tenant(
+    State(app): S,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant: TenantId = id
+        .parse()
+        .map_err(|_| ApiError::Validation("not a tenant id"))?;
+    if tenant != p.tenant_id {
+        return Err(ApiError::Forbidden);
+    }
+    let revoked = app.guard.revoke_tenant(tenant).await?;
+    app.authenticator.invalidate_tenant(tenant);
+    Ok(Json(json!({ "revoked_sessions": revoked })))
+}

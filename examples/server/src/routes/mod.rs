@@ -1,0 +1,4 @@
+//! The HTTP routes of the reference server.
+
+pub mod auth;
+pub mod legacy;

@@ -1,0 +1,292 @@
+//! Assembling the toolkit from a [`ServerConfig`].
+
+use std::{sync::Arc, time::Duration};
+
+use erp_auth::{
+    Authenticator,
+    azure::{AzureAdConfig, AzureAdVerifier},
+    cache::TokenCacheConfig,
+    iam::{IamConfig, IamVerifier},
+    local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
+    login::{ExternalAuthClient, ExternalAuthConfig, LoginService},
+    resolve::{RoleMapper, UserResolver},
+    session::{CookieConfig, SessionCookies, SessionGuard, spawn_purger},
+};
+use erp_core::{
+    FanoutAuditSink, NewTenant, TenantId, TenantRepository, TracingAuditSink,
+    sql::{
+        Database, DatabaseConfig, Executor, RevocationListener, SqlAuditSink, SqlSessionStore,
+        SqlTenantRepository, SqlUserRepository, SqliteConfig,
+    },
+};
+use erp_legacy::{
+    LegacyMapping, LegacyRepository, SqlLegacyRepository,
+    mssql::MssqlExecutor,
+    sync::{LegacySync, SyncReport, migrate_target},
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::{
+    config::{AuthMode, ServerConfig},
+    seed,
+};
+
+/// The legacy database the server reads: SQL Server, or the embedded sample.
+#[derive(Debug, Clone)]
+pub enum LegacySource {
+    /// `MSSQL_SERVER`.
+    Mssql(SqlLegacyRepository<MssqlExecutor>),
+    /// The embedded sample database (development).
+    Sqlite(SqlLegacyRepository<Database>),
+}
+
+impl LegacySource {
+    /// The repository.
+    pub fn repo(&self) -> &dyn LegacyRepository {
+        match self {
+            Self::Mssql(r) => r,
+            Self::Sqlite(r) => r,
+        }
+    }
+
+    /// Copies the legacy data into `target`.
+    pub async fn sync(&self, target: Database) -> erp_legacy::Result<SyncReport> {
+        match self {
+            Self::Mssql(r) => LegacySync::new(r.clone(), target)?.run().await,
+            Self::Sqlite(r) => LegacySync::new(r.clone(), target)?.run().await,
+        }
+    }
+
+    /// Round trip to the legacy database.
+    pub async fn ping(&self) -> erp_core::Result<Duration> {
+        match self {
+            Self::Mssql(r) => r.executor().ping().await,
+            Self::Sqlite(r) => r.executor().ping().await,
+        }
+    }
+
+    /// `mssql` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Mssql(_) => "mssql",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The ERP database.
+    pub db: Database,
+    /// Tenants.
+    pub tenants: Arc<SqlTenantRepository>,
+    /// Users.
+    pub users: Arc<SqlUserRepository>,
+    /// Sessions.
+    pub sessions: Arc<SqlSessionStore>,
+    /// Verifies every request.
+    pub authenticator: Authenticator,
+    /// Logins, refresh, logout.
+    pub login: LoginService,
+    /// Revocations.
+    pub guard: SessionGuard,
+    /// Browser session cookies.
+    pub cookies: SessionCookies,
+    /// The legacy database, when reachable at start-up.
+    pub legacy: Option<LegacySource>,
+    /// The tenant of logins that name none.
+    pub default_tenant: TenantId,
+    /// The configuration (secrets are not printed by its `Debug`).
+    pub config: Arc<ServerConfig>,
+    /// Prometheus rendering.
+    pub metrics: PrometheusHandle,
+    /// Keeps the LISTEN connection alive (PostgreSQL).
+    pub listener: Option<Arc<RevocationListener>>,
+}
+
+/// The process-wide Prometheus recorder, installed once (handlers may be built many
+/// times, e.g. in tests).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl AppState {
+    /// Connects, migrates, seeds (embedded database only) and wires the auth stack.
+    pub async fn build(config: ServerConfig) -> Result<Self, BoxError> {
+        let metrics = metrics_handle();
+        let db = Database::connect(config.database.clone()).await?;
+        db.migrate().await?;
+        migrate_target(&db).await?;
+        let tenants = Arc::new(SqlTenantRepository::new(db.clone()));
+        let users = Arc::new(SqlUserRepository::new(db.clone()));
+        let sessions = Arc::new(SqlSessionStore::new(db.clone()));
+        let default_tenant = match tenants.by_slug("default").await? {
+            Some(t) => t.id,
+            None => match tenants.create(NewTenant::new("default", "Default")).await {
+                Ok(t) => t.id,
+                // Another instance created it first.
+                Err(e) if e.is_conflict() => {
+                    tenants
+                        .by_slug("default")
+                        .await?
+                        .ok_or("default tenant vanished")?
+                        .id
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if config.embedded_database {
+            seed::dev_users(&*users, default_tenant).await?;
+        }
+
+        let guard = SessionGuard::new(sessions.clone());
+        let listener = match &db {
+            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start(pg.config()))),
+            _ => None,
+        };
+        spawn_purger(sessions.clone(), Duration::from_secs(600));
+
+        let keys = KeyRing::new("k1", config.jwt_secret.as_bytes())?;
+        let local = LocalJwtConfig::new(keys);
+        let cookies = SessionCookies::new(
+            CookieConfig::new("s1", config.session_sign_key.as_bytes())?
+                .with_secure(config.session_cookie_secure),
+        );
+        let mut resolver = UserResolver::new(users.clone(), tenants.clone())
+            .with_default_tenant(Some(default_tenant));
+        let mut builder_azure = None;
+        if let Some(az) = &config.azure {
+            resolver = resolver
+                .with_auto_provision(az.auto_provision)
+                .with_default_role(az.default_role.as_deref().map(str::parse).transpose()?)
+                .with_role_mapper(RoleMapper::parse(&az.role_map)?);
+            let mut cfg = AzureAdConfig::new(&az.tenant_id, &az.client_id)
+                .with_authority_host(&az.authority_host)
+                .with_jwks_cache_ttl(az.jwks_cache_ttl)
+                .with_min_refresh_interval(az.jwks_min_refresh_interval)
+                .with_max_stale(az.jwks_max_stale);
+            if !az.allowed_tenants.is_empty() {
+                cfg = cfg.with_allowed_tenants(az.allowed_tenants.clone());
+            }
+            builder_azure = Some(AzureAdVerifier::start(cfg).await?);
+        }
+        let mut auth = Authenticator::builder(resolver)
+            .with_local(LocalJwtVerifier::new(local.clone()))
+            .with_sessions(guard.clone())
+            .with_cookies(cookies.clone())
+            .with_token_cache(TokenCacheConfig::default());
+        if let Some(azure) = builder_azure {
+            auth = auth.with_azure(azure);
+        }
+        if config.auth_mode == AuthMode::IamService {
+            let url = config
+                .iam_service_url
+                .as_deref()
+                .ok_or("IAM_SERVICE_URL missing")?;
+            auth = auth.with_iam(IamVerifier::new(IamConfig::new(url)?)?);
+        }
+        let authenticator = auth.build()?;
+        if let Some(l) = &listener {
+            authenticator.follow(l.subscribe());
+        }
+
+        let audit = FanoutAuditSink::new()
+            .with(Arc::new(TracingAuditSink))
+            .with(Arc::new(SqlAuditSink::new(db.clone())));
+        let mut login = LoginService::builder(
+            users.clone(),
+            tenants.clone(),
+            sessions.clone(),
+            sessions.clone(),
+            LocalTokenIssuer::new(local),
+        )
+        .with_audit(Arc::new(audit))
+        .with_session_guard(guard.clone())
+        .with_default_tenant(Some(default_tenant))
+        .with_refresh_buffer(config.token_refresh_buffer);
+        if let Some(ext) = &config.external {
+            let client = ExternalAuthClient::new(
+                ExternalAuthConfig::new(&ext.url, &ext.endpoint)?.with_timeout(ext.timeout),
+            )?;
+            login = login.with_external(client, config.external_fallback);
+        }
+
+        let legacy = Self::legacy(&config).await;
+        Ok(Self {
+            db,
+            tenants,
+            users,
+            sessions,
+            authenticator,
+            login: login.build(),
+            guard,
+            cookies,
+            legacy,
+            default_tenant,
+            config: Arc::new(config),
+            metrics,
+            listener,
+        })
+    }
+
+    /// The legacy source. A SQL Server that is down at start-up is logged and the legacy
+    /// routes answer 503; a schema mismatch stops the start (a wrong mapping is not
+    /// something to discover one query at a time).
+    async fn legacy(config: &ServerConfig) -> Option<LegacySource> {
+        let mapping = match std::env::var("LEGACY_MAPPING_FILE") {
+            Ok(path) if !path.trim().is_empty() => {
+                match LegacyMapping::from_file(std::path::Path::new(&path)) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!("LEGACY_MAPPING_FILE: {e}");
+                        return None;
+                    }
+                }
+            }
+            _ => LegacyMapping::default(),
+        };
+        match &config.mssql {
+            Some(settings) => match MssqlExecutor::connect(settings.config.clone()).await {
+                Ok(exec) => match mapping.check(&exec).await {
+                    Ok(()) => Some(LegacySource::Mssql(SqlLegacyRepository::new(exec, mapping))),
+                    Err(e) => {
+                        tracing::error!("legacy schema check failed: {e}");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::error!("legacy SQL Server unavailable at start-up: {e}");
+                    None
+                }
+            },
+            None => match &config.legacy_sqlite_path {
+                Some(path) => match seed::sample_legacy(path).await {
+                    Ok(db) => Some(LegacySource::Sqlite(SqlLegacyRepository::new(db, mapping))),
+                    Err(e) => {
+                        tracing::error!("sample legacy database: {e}");
+                        None
+                    }
+                },
+                None => None,
+            },
+        }
+    }
+}
+
+/// Opens (creating and filling on first use) an SQLite legacy database at `path`.
+pub(crate) async fn open_sample_legacy(path: &std::path::Path) -> Result<Database, BoxError> {
+    Ok(Database::connect(DatabaseConfig::Sqlite(SqliteConfig::file(path))).await?)
+}

@@ -1,0 +1,323 @@
+//! The reference server's routes through the router (`oneshot`), on an embedded
+//! database with the development seed and the sample legacy data.
+
+use std::collections::HashMap;
+
+use axum::{Router, body::Body};
+use erp_server::{AppState, config::ServerConfig, router};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Server {
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<&str, String> = HashMap::from([
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("erp.sqlite").display()),
+        ),
+        ("SESSION_COOKIE_SECURE", "false".into()),
+    ]);
+    let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    // As without DATABASE_URL: seeded development users, sample legacy data.
+    config.embedded_database = true;
+    config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
+    let state = AppState::build(config).await.unwrap();
+    Server {
+        app: router(state),
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, json, headers)
+}
+
+async fn login(app: &Router, user: &str, password: &str) -> Value {
+    let (status, body, _) = call(
+        app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"username": user, "password": password})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_me_sessions_refresh_logout() {
+    let s = server().await;
+    let (status, cfg, _) = call(&s.app, "GET", "/auth/config", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cfg["msal"]["enabled"], false);
+    assert_eq!(cfg["login_modes"], json!(["local"]));
+
+    let (status, body, headers) = call(
+        &s.app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": "admin123"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["display_name"], "Administrator");
+    assert_eq!(body["token_type"], "Bearer");
+    let cookies: Vec<_> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("erp_session=") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let (status, me, _) = call(&s.app, "GET", "/auth/me", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["roles"], json!(["admin"]));
+    assert_eq!(me["auth_method"], "local_jwt");
+
+    let (_, sessions, _) = call(&s.app, "GET", "/auth/sessions", Some(&token), None).await;
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions["items"][0]["current"], true);
+
+    let (status, refreshed, _) = call(
+        &s.app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": body["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let (status, reuse, _) = call(
+        &s.app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": body["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reuse}");
+    assert_eq!(
+        reuse["code"], "SESSION_REVOKED",
+        "reuse revokes the session"
+    );
+
+    let second = login(&s.app, "admin", "admin123").await;
+    let t2 = second["access_token"].as_str().unwrap().to_owned();
+    let (status, out, headers) = call(&s.app, "POST", "/auth/logout", Some(&t2), None).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert!(
+        headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("Max-Age=0"))
+    );
+    let (status, gone, _) = call(&s.app, "GET", "/auth/me", Some(&t2), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(gone["code"], "SESSION_REVOKED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_problem_json_with_stable_codes() {
+    let s = server().await;
+    let (status, body, headers) = call(
+        &s.app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": "nope"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "INVALID_CREDENTIALS");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let (status, body, _) = call(
+        &s.app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"user": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "VALIDATION_FAILED");
+    let (status, body, headers) = call(&s.app, "GET", "/auth/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "TOKEN_INVALID");
+    assert!(headers.contains_key("www-authenticate"));
+    let (status, _, _) = call(&s.app, "GET", "/auth/me", Some("garbage"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A non-admin on admin routes.
+    let pic = login(&s.app, "pic1", "pic123").await;
+    let t = pic["access_token"].as_str().unwrap();
+    let (status, body, _) = call(&s.app, "POST", "/api/v1/mssql/sync", Some(t), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "FORBIDDEN");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_routes_and_sync() {
+    let s = server().await;
+    let admin = login(&s.app, "admin", "admin123").await;
+    let t = admin["access_token"].as_str().unwrap();
+    let (status, page, _) = call(
+        &s.app,
+        "GET",
+        "/api/v1/mssql/clients?q=acme&page=1&page_size=10",
+        Some(t),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["code"], "C001");
+    let (status, c, _) = call(&s.app, "GET", "/api/v1/mssql/clients/C002", Some(t), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(c["name"], "劉氏貿易有限公司");
+    let (status, body, _) = call(&s.app, "GET", "/api/v1/mssql/clients/NOPE", Some(t), None).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("NOT_FOUND"))
+    );
+    let (status, rec, _) = call(&s.app, "GET", "/api/v1/mssql/clearance/1", Some(t), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        rec["customs_value"], "12345.6789",
+        "exact decimal as a string"
+    );
+    for bad in [
+        "/api/v1/mssql/clearance/abc",
+        "/api/v1/mssql/clearance/-1",
+        "/api/v1/mssql/shipments",
+        "/api/v1/mssql/clients?page=x",
+    ] {
+        let (status, body, _) = call(&s.app, "GET", bad, Some(t), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["code"], "VALIDATION_FAILED");
+    }
+    let (status, ships, _) = call(
+        &s.app,
+        "GET",
+        "/api/v1/mssql/shipments?client=C001",
+        Some(t),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ships["total"], 2);
+    let (status, report, _) = call(&s.app, "POST", "/api/v1/mssql/sync", Some(t), None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let rows: u64 = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, 5 + 4 + 3);
+    let (_, again, _) = call(&s.app, "POST", "/api/v1/mssql/sync", Some(t), None).await;
+    let rows: u64 = again["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, 0, "idempotent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_metrics() {
+    let s = server().await;
+    let (status, health, _) = call(&s.app, "GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["checks"]["database"]["backend"], "sqlite");
+    assert_eq!(health["checks"]["legacy"]["status"], "ok");
+    let _ = login(&s.app, "admin", "admin123").await;
+    let (status, text, headers) = call(&s.app, "GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        text.as_str().unwrap().contains("erp_auth_logins_total"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_revocation_of_a_user() {
+    let s = server().await;
+    let admin = login(&s.app, "admin", "admin123").await;
+    let acct = login(&s.app, "accountant1", "account123").await;
+    let at = acct["access_token"].as_str().unwrap();
+    let user = acct["user"]["id"].as_str().unwrap();
+    assert_eq!(
+        call(&s.app, "GET", "/auth/me", Some(at), None).await.0,
+        StatusCode::OK
+    );
+    let (status, body, _) = call(
+        &s.app,
+        "POST",
+        &format!("/admin/users/{user}/sessions/revoke"),
+        Some(admin["access_token"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked_sessions"], 1);
+    assert_eq!(
+        call(&s.app, "GET", "/auth/me", Some(at), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let other_tenant = "00000000-0000-0000-0000-000000000001";
+    let (status, _, _) = call(
+        &s.app,
+        "POST",
+        &format!("/admin/tenants/{other_tenant}/sessions/revoke"),
+        Some(admin["access_token"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another tenant");
+}
