@@ -40,6 +40,32 @@ async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
+/// The routes served, for the OpenAPI completeness test: `(method, path)`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/auth/config"),
+    ("post", "/auth/login"),
+    ("post", "/auth/refresh"),
+    ("get", "/auth/me"),
+    ("post", "/auth/logout"),
+    ("get", "/auth/sessions"),
+    ("delete", "/auth/sessions/{jti}"),
+    ("post", "/admin/users/{id}/sessions/revoke"),
+    ("post", "/admin/tenants/{id}/sessions/revoke"),
+    ("get", "/api/v1/mssql/clients"),
+    ("get", "/api/v1/mssql/clients/{code}"),
+    ("get", "/api/v1/mssql/clearance/{id}"),
+    ("get", "/api/v1/mssql/shipments"),
+    ("post", "/api/v1/mssql/sync"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+async fn openapi() -> axum::Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    axum::Json(DOC.get_or_init(routes::openapi::document).clone())
+}
+
 /// The application router.
 pub fn router(state: AppState) -> Router {
     let state = Arc::new(state);
@@ -62,12 +88,54 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/mssql/shipments", get(legacy::shipments))
         .merge(admin)
         .route_layer(AuthLayer::new(state.authenticator.clone()));
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::health))
         .route("/auth/config", get(auth::config))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .merge(protected)
-        .with_state(state)
+        .with_state(Arc::clone(&state));
+    with_middleware(router, &state.config.allowed_origins)
+}
+
+/// Request ids (`x-request-id`, kept if the client sent one), a tracing span per request
+/// carrying it, and CORS for the configured origins (none: no CORS headers at all).
+fn with_middleware(router: Router, origins: &[String]) -> Router {
+    use tower_http::{
+        cors::{AllowOrigin, CorsLayer},
+        request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+        trace::TraceLayer,
+    };
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    let mut router = router
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if !allowed.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(allowed))
+                .allow_methods([http::Method::GET, http::Method::POST, http::Method::DELETE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    http::HeaderName::from_static("x-csrf-token"),
+                ])
+                .allow_credentials(true),
+        );
+    }
+    router
 }

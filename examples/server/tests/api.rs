@@ -321,3 +321,121 @@ async fn admin_revocation_of_a_user() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "another tenant");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_documents_every_route_and_error() {
+    let s = server().await;
+    let (status, doc, _) = call(&s.app, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path) in erp_server::ROUTES {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path} has no responses"
+        );
+    }
+    assert_eq!(
+        doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum::<usize>(),
+        erp_server::ROUTES.len(),
+        "no undocumented extras, no stale entries"
+    );
+    // Every route in ROUTES is really served (not 404/405).
+    for (method, path) in erp_server::ROUTES {
+        let concrete = path
+            .replace("{jti}", "0123456789abcdef0123")
+            .replace("{id}", "1")
+            .replace("{code}", "C001");
+        let (status, _, _) = call(&s.app, &method.to_uppercase(), &concrete, None, None).await;
+        assert!(
+            status != StatusCode::NOT_FOUND
+                || concrete.contains("/clients/")
+                || concrete.contains("/clearance/"),
+            "{method} {path}: {status}"
+        );
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap();
+    for code in [
+        "INVALID_CREDENTIALS",
+        "TOKEN_EXPIRED",
+        "TOKEN_INVALID",
+        "SESSION_REVOKED",
+        "FORBIDDEN",
+        "RATE_LIMITED",
+        "UPSTREAM_UNAVAILABLE",
+        "LEGACY_DB_UNAVAILABLE",
+        "VALIDATION_FAILED",
+        "NOT_FOUND",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_and_cors() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<&str, String> = HashMap::from([
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("erp.sqlite").display()),
+        ),
+        (
+            "ALLOWED_ORIGINS",
+            "https://erp.example, https://admin.erp.example".into(),
+        ),
+    ]);
+    let config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let app = router(AppState::build(config).await.unwrap());
+    let (_, _, headers) = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(headers["x-request-id"].len(), 36, "a fresh UUID");
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/health")
+                .header("x-request-id", "abc-123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["x-request-id"],
+        "abc-123",
+        "kept from the client"
+    );
+    let preflight = |origin: &'static str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/auth/me")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = app
+        .clone()
+        .oneshot(preflight("https://erp.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://erp.example"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let evil = app
+        .clone()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+}
