@@ -8,6 +8,7 @@
 //! `GET /api/v1/mssql/clients/{code}`, `GET /api/v1/mssql/clearance/{id}`,
 //! `GET /api/v1/mssql/shipments?client=`, `POST /api/v1/mssql/sync`, `GET /metrics`.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod health;

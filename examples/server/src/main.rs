@@ -30,7 +30,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let cli = <erp_server::cli::Cli as clap::Parser>::parse();
     let config = ServerConfig::from_env()?;
+    match cli.command {
+        None | Some(erp_server::cli::Command::Serve) => serve(config).await,
+        Some(command) => erp_server::cli::run(command, config).await,
+    }
+}
+
+async fn serve(config: ServerConfig) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if let Some(path) = config.embedded_path() {
         tracing::warn!(
             "DATABASE_URL is not set: using the embedded SQLite database at {} \

@@ -1,0 +1,382 @@
+//! The `erp-server` command line: serve, and the administration commands.
+
+use std::io::{BufRead, Write};
+
+use clap::{Args, Parser, Subcommand};
+use erp_auth::password::PasswordHasher;
+use erp_core::{
+    NewTenant, NewUser, Role, SessionStore, TenantId, TenantRepository, UserRepository,
+    sql::{Database, DatabaseConfig, SqlSessionStore, SqlTenantRepository, SqlUserRepository},
+};
+
+use crate::config::ServerConfig;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The reference server of the ERP auth & legacy-data toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "erp-server", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Password utilities.
+    #[command(subcommand)]
+    Password(PasswordCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Revoke or purge sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// The legacy SQL Server database.
+    #[command(subcommand)]
+    Legacy(LegacyCommand),
+}
+
+/// Where the password comes from: `--password-stdin` (recommended: not visible in the
+/// process list) or `--password`.
+#[derive(Debug, Args)]
+pub struct PasswordInput {
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// The password (visible to other users of this machine: prefer --password-stdin).
+    #[arg(long)]
+    pub password: Option<String>,
+}
+
+impl PasswordInput {
+    fn read(&self) -> Result<String, BoxError> {
+        if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+            if pw.is_empty() {
+                return Err("no password on standard input".into());
+            }
+            return Ok(pw);
+        }
+        self.password
+            .clone()
+            .ok_or_else(|| "give --password-stdin (or --password)".into())
+    }
+}
+
+/// `user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        /// Login name.
+        username: String,
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// E-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// Role (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// Replace a user's password (stored as Argon2id).
+    SetPassword {
+        /// Login name.
+        username: String,
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// Replace a user's roles.
+    SetRoles {
+        /// Login name.
+        username: String,
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Role (repeatable; none clears the roles).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+}
+
+/// `password ...`.
+#[derive(Debug, Subcommand)]
+pub enum PasswordCommand {
+    /// Print the Argon2id hash of a password.
+    Hash {
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+}
+
+/// `tenant ...`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Short unique handle (a-z 0-9 -).
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Entra ID directory id whose tokens belong to this tenant.
+        #[arg(long)]
+        azure_tenant_id: Option<String>,
+        /// Also prepare a dedicated database for the tenant (created schema-wise by
+        /// migrating it); a PostgreSQL or SQLite URL.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+/// `sessions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Revoke every session of a user or of a whole tenant.
+    Revoke {
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Only this user's sessions (by username); without it, the whole tenant.
+        #[arg(long)]
+        user: Option<String>,
+        /// Required to revoke a whole tenant.
+        #[arg(long)]
+        all_users: bool,
+    },
+    /// Delete expired sessions.
+    Purge,
+}
+
+/// `legacy ...`.
+#[derive(Debug, Subcommand)]
+pub enum LegacyCommand {
+    /// Check the legacy database against the mapping.
+    CheckSchema,
+    /// Copy the legacy data into the ERP database.
+    Sync,
+}
+
+fn out(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+async fn database(config: &ServerConfig) -> Result<Database, BoxError> {
+    let db = Database::connect(config.database.clone()).await?;
+    db.migrate().await?;
+    erp_legacy::sync::migrate_target(&db).await?;
+    Ok(db)
+}
+
+async fn tenant_id(db: &Database, slug: &str) -> Result<TenantId, BoxError> {
+    SqlTenantRepository::new(db.clone())
+        .by_slug(slug)
+        .await?
+        .map(|t| t.id)
+        .ok_or_else(|| {
+            format!("no tenant {slug:?} (create it with `erp-server tenant create`)").into()
+        })
+}
+
+fn roles(names: &[String]) -> Result<Vec<Role>, BoxError> {
+    names
+        .iter()
+        .map(|r| {
+            r.parse::<Role>()
+                .map_err(|e| format!("role {r:?}: {e}").into())
+        })
+        .collect()
+}
+
+async fn hash(password: String) -> Result<String, BoxError> {
+    Ok(tokio::task::spawn_blocking(move || PasswordHasher::new().hash(&password)).await??)
+}
+
+/// Runs an administration command (everything but `serve`).
+pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError> {
+    match command {
+        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Migrate => {
+            let db = Database::connect(config.database.clone()).await?;
+            let report = db.migrate().await?;
+            let legacy = erp_legacy::sync::migrate_target(&db).await?;
+            out(format!(
+                "migrated {}: applied {:?} (already applied {:?}); legacy sync tables: applied {:?}",
+                report.backend, report.applied, report.already_applied, legacy.applied
+            ));
+        }
+        Command::Password(PasswordCommand::Hash { password }) => out(hash(password.read()?).await?),
+        Command::User(cmd) => {
+            let db = database(&config).await?;
+            let users = SqlUserRepository::new(db.clone());
+            match cmd {
+                UserCommand::Create {
+                    username,
+                    tenant,
+                    display_name,
+                    email,
+                    roles: names,
+                    password,
+                } => {
+                    let tenant = tenant_id(&db, &tenant).await?;
+                    let mut new = NewUser::new(&username)
+                        .with_roles(roles(&names)?)
+                        .with_password_hash(hash(password.read()?).await?);
+                    if let Some(n) = display_name {
+                        new = new.with_display_name(n);
+                    }
+                    if let Some(e) = email {
+                        new = new.with_email(e);
+                    }
+                    let user = users.create(tenant, new).await?;
+                    out(format!("created user {} ({})", user.username, user.id));
+                }
+                UserCommand::SetPassword {
+                    username,
+                    tenant,
+                    password,
+                } => {
+                    let tenant = tenant_id(&db, &tenant).await?;
+                    let user = users
+                        .by_username(tenant, &username)
+                        .await?
+                        .ok_or_else(|| format!("no user {username:?}"))?;
+                    users
+                        .set_password_hash(tenant, user.id, &hash(password.read()?).await?)
+                        .await?;
+                    out(format!("password of {} replaced", user.username));
+                }
+                UserCommand::SetRoles {
+                    username,
+                    tenant,
+                    roles: names,
+                } => {
+                    let tenant = tenant_id(&db, &tenant).await?;
+                    let user = users
+                        .by_username(tenant, &username)
+                        .await?
+                        .ok_or_else(|| format!("no user {username:?}"))?;
+                    users.set_roles(tenant, user.id, &roles(&names)?).await?;
+                    out(format!("roles of {}: {}", user.username, names.join(", ")));
+                }
+            }
+        }
+        Command::Tenant(TenantCommand::Create {
+            slug,
+            name,
+            azure_tenant_id,
+            database_url,
+        }) => {
+            let db = database(&config).await?;
+            let mut new = NewTenant::new(slug, name);
+            if let Some(tid) = azure_tenant_id {
+                new = new.with_azure_tenant_id(tid);
+            }
+            let tenant = SqlTenantRepository::new(db).create(new).await?;
+            out(format!("created tenant {} ({})", tenant.slug, tenant.id));
+            if let Some(url) = database_url {
+                let dedicated =
+                    Database::connect(DatabaseConfig::from_env_value("--database-url", &url)?)
+                        .await?;
+                let report = dedicated.migrate().await?;
+                out(format!(
+                    "dedicated database migrated: applied {:?}",
+                    report.applied
+                ));
+            }
+        }
+        Command::Sessions(SessionsCommand::Revoke {
+            tenant,
+            user,
+            all_users,
+        }) => {
+            let db = database(&config).await?;
+            let tenant = tenant_id(&db, &tenant).await?;
+            let store = SqlSessionStore::new(db.clone());
+            let now = chrono::Utc::now();
+            let n = match user {
+                Some(username) => {
+                    let user = SqlUserRepository::new(db)
+                        .by_username(tenant, &username)
+                        .await?
+                        .ok_or_else(|| format!("no user {username:?}"))?;
+                    store.revoke_user(tenant, user.id, now).await?
+                }
+                None if all_users => store.revoke_tenant(tenant, now).await?,
+                None => {
+                    return Err(
+                        "give --user USERNAME, or --all-users to lock the whole tenant out".into(),
+                    );
+                }
+            };
+            out(format!("revoked {n} sessions"));
+        }
+        Command::Sessions(SessionsCommand::Purge) => {
+            let db = database(&config).await?;
+            let n = SqlSessionStore::new(db)
+                .purge_expired(chrono::Utc::now())
+                .await?;
+            out(format!("purged {n} expired sessions"));
+        }
+        Command::Legacy(cmd) => {
+            let db = database(&config).await?;
+            let state = crate::AppState::build(config).await?;
+            let legacy = state
+                .legacy
+                .as_ref()
+                .ok_or("the legacy database is not available (set MSSQL_SERVER and the other MSSQL_* variables; see the log above)")?;
+            match cmd {
+                LegacyCommand::CheckSchema => {
+                    match legacy {
+                        crate::state::LegacySource::Mssql(r) => {
+                            r.mapping().check(r.executor()).await?
+                        }
+                        crate::state::LegacySource::Sqlite(r) => {
+                            r.mapping().check(r.executor()).await?
+                        }
+                    }
+                    out(format!(
+                        "the {} legacy database matches the mapping",
+                        legacy.backend()
+                    ));
+                }
+                LegacyCommand::Sync => {
+                    let report = legacy.sync(db).await?;
+                    for t in &report.tables {
+                        out(format!(
+                            "{}: {} rows in {} batches",
+                            t.table, t.rows, t.batches
+                        ));
+                    }
+                    out(format!(
+                        "{} rows in {} ms",
+                        report.rows(),
+                        report.duration.as_millis()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
