@@ -19,7 +19,8 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match run().await {
+    // Start-up futures hold the whole assembled state: box them once, off the stack.
+    match Box::pin(run()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -33,8 +34,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cli = <erp_server::cli::Cli as clap::Parser>::parse();
     let config = ServerConfig::from_env()?;
     match cli.command {
-        None | Some(erp_server::cli::Command::Serve) => serve(config).await,
-        Some(command) => erp_server::cli::run(command, config).await,
+        None | Some(erp_server::cli::Command::Serve) => Box::pin(serve(config)).await,
+        Some(command) => Box::pin(erp_server::cli::run(command, config)).await,
     }
 }
 
