@@ -14,11 +14,17 @@ async fn main() -> ExitCode {
         eprintln!("erp-server: cannot read .env: {e}");
         return ExitCode::FAILURE;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // ERP_LOG_FORMAT=json: one JSON object per line, for log shippers.
+    if std::env::var("ERP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     // Start-up futures hold the whole assembled state: box them once, off the stack.
     match Box::pin(run()).await {
         Ok(()) => ExitCode::SUCCESS,

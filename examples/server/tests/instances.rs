@@ -1,0 +1,111 @@
+//! Two server instances on one PostgreSQL database: a logout on one is refused by the
+//! other within a second.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use axum::{Router, body::Body};
+use erp_server::{AppState, config::ServerConfig, router};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
+    let base = std::env::var("ERP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    // The schema goes into search_path through libpq's `options`.
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let instance = || async {
+        let env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", url.clone())]);
+        let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+        config.embedded_database = true; // seed the development users
+        config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
+        router(AppState::build(config).await.unwrap())
+    };
+    let a = instance().await;
+    let b = instance().await;
+    // Give both LISTEN connections a moment to be up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (status, login) = call(
+        &a,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": "admin123"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&a, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK,
+        "B has it cached now"
+    );
+
+    let (status, _) = call(&a, "POST", "/auth/logout", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = Instant::now();
+    loop {
+        let (status, body) = call(&b, "GET", "/auth/me", Some(&token), None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["code"], "SESSION_REVOKED");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts the token 1 s after the logout on A"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("logout on A refused by B after {:?}", started.elapsed());
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
