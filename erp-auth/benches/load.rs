@@ -5,13 +5,7 @@
 //!
 //! `cargo bench -p erp-auth --bench load`
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use axum::{Json, Router, routing::get};
 use erp_auth::{
@@ -19,91 +13,15 @@ use erp_auth::{
     resolve::UserResolver, session::SessionGuard, testkit::FakeAzureAd,
 };
 use erp_core::{NewTenant, TenantRepository, memory::MemoryStore};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-const CONNECTIONS: usize = 64;
-const WARMUP: Duration = Duration::from_secs(1);
-const MEASURE: Duration = Duration::from_secs(5);
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const CLIENT_ID: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
 
-/// Reads one HTTP/1.1 response with a Content-Length body; returns the status.
-async fn read_response(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<u16> {
-    let mut line = String::new();
-    reader.read_line(&mut line).await.ok()?;
-    let status: u16 = line.split(' ').nth(1)?.parse().ok()?;
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).await.ok()?;
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await.ok()?;
-    Some(status)
-}
-
-/// Requests per second for `path` with `auth`, and the share of 200 answers.
 async fn load(addr: std::net::SocketAddr, path: &str, auth: Option<&str>) -> (f64, f64) {
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n");
-    if let Some(token) = auth {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    let request: Arc<[u8]> = request.into_bytes().into();
-    let counting = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, all) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let (request, counting, stop, ok, all) = (
-            Arc::clone(&request),
-            Arc::clone(&counting),
-            Arc::clone(&stop),
-            Arc::clone(&ok),
-            Arc::clone(&all),
-        );
-        tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            stream.set_nodelay(true).ok();
-            let (read, mut write) = stream.into_split();
-            let mut reader = BufReader::new(read);
-            while !stop.load(Ordering::Relaxed) {
-                write.write_all(&request).await.expect("write");
-                let Some(status) = read_response(&mut reader).await else {
-                    break;
-                };
-                if counting.load(Ordering::Relaxed) {
-                    all.fetch_add(1, Ordering::Relaxed);
-                    if status == 200 {
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(WARMUP).await;
-    counting.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(MEASURE).await;
-    counting.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let all = all.load(Ordering::Relaxed) as f64;
-    (
-        all / elapsed,
-        ok.load(Ordering::Relaxed) as f64 / all.max(1.0),
-    )
+    let r =
+        erp_auth::testkit::load::run(addr, path, auth, &erp_auth::testkit::load::Load::default())
+            .await;
+    (r.per_second, r.ok_share)
 }
 
 #[allow(clippy::print_stdout)] // a measurement harness: printing is its output

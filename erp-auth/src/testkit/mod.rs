@@ -4,6 +4,7 @@
 
 mod fake_azure;
 mod keys;
+pub mod load;
 
 pub use fake_azure::{AzureTokenBuilder, FakeAzureAd};
 pub use keys::{RsaKey, sign_hs256, unsigned_token};
