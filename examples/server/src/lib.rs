@@ -43,6 +43,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
 
 /// The routes served, for the OpenAPI completeness test: `(method, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
     ("get", "/health"),
     ("get", "/auth/config"),
     ("post", "/auth/login"),
@@ -61,6 +62,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
+
+/// The sign-in page (no build step: one HTML file with its script).
+async fn index() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            // Only our own script and API; MSAL.js from Microsoft's CDN when Entra ID is on.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self' 'unsafe-inline' https://alcdn.msauth.net; \
+                     style-src 'self' 'unsafe-inline'; connect-src 'self' https://login.microsoftonline.com; \
+                     frame-ancestors 'none'",
+                ),
+            ),
+        ],
+        include_str!("../static/index.html"),
+    )
+}
 
 async fn openapi() -> axum::Json<serde_json::Value> {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
@@ -90,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .route_layer(AuthLayer::new(state.authenticator.clone()));
     let router = Router::new()
+        .route("/", get(index))
         .route("/health", get(health::health))
         .route("/auth/config", get(auth::config))
         .route("/auth/login", post(auth::login))

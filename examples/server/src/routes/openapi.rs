@@ -43,6 +43,7 @@ pub fn document() -> Value {
         "openapi": "3.1.0",
         "info": { "title": "ERP auth & legacy-data toolkit: reference server", "version": env!("CARGO_PKG_VERSION") },
         "paths": {
+            "/": { "get": { "summary": "The sign-in page", "responses": { "200": { "description": "HTML", "content": { "text/html": { "schema": { "type": "string" } } } } } } },
             "/health": { "get": { "summary": "Status and latency of each dependency", "responses": {
                 "200": ok("Health", "ok or degraded"), "503": ok("Health", "the ERP database is down") } } },
             "/auth/config": { "get": { "summary": "What the browser app needs to sign in", "responses": { "200": ok("AuthConfig", "settings") } } },
