@@ -41,7 +41,41 @@ where
     }
 }
 
-/// 200 `ok` or `degraded` (the legacy database or the IdP keys are missing), 503 `down`
+fn http_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(PROBE_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a plain HTTP client builds")
+    })
+}
+
+/// Reachability of an HTTP service at its base URL. Any answer below 500 (a 404 or 405
+/// on the bare base URL included) means the service is up; we must not send
+/// credentials just to look.
+async fn probe_http(url: &str) -> (bool, Value) {
+    let started = std::time::Instant::now();
+    match http_client().get(url).send().await {
+        Ok(res) if !res.status().is_server_error() => (
+            true,
+            json!({ "status": "ok", "latency_ms": (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0 }),
+        ),
+        Ok(res) => (
+            false,
+            json!({ "status": "down", "error": format!("answered {}", res.status().as_u16()) }),
+        ),
+        Err(e) if e.is_timeout() => (
+            false,
+            json!({ "status": "down", "error": format!("no answer within {PROBE_TIMEOUT:?}") }),
+        ),
+        Err(_) => (false, json!({ "status": "down", "error": "unreachable" })),
+    }
+}
+
+/// 200 `ok` or `degraded` (the legacy database, the IdP keys, the external auth API or
+/// the IAM service are missing), 503 `down`
 /// (the ERP database is).
 pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let (db_ok, mut database) = probe(app.db.ping()).await;
@@ -66,8 +100,19 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
         degraded |= !serving;
         checks["jwks"] = json!({ "status": if serving { "ok" } else { "down" }, "keys": azure.jwks().key_count() });
     }
-    if app.config.external.is_some() {
-        checks["external_auth"] = json!({ "status": "ok", "detail": "checked on each login" });
+    if let Some(ext) = &app.config.external {
+        // Down only degrades: local logins (and the fallback, when on) still work.
+        let (ok, check) = probe_http(&ext.url).await;
+        degraded |= !ok;
+        checks["external_auth"] = check;
+    }
+    let iam_url = (app.config.auth_mode == crate::config::AuthMode::IamService)
+        .then_some(app.config.iam_service_url.as_deref())
+        .flatten();
+    if let Some(url) = iam_url {
+        let (ok, check) = probe_http(url).await;
+        degraded |= !ok;
+        checks["iam_service"] = check;
     }
     let status = if !db_ok {
         Status::Down

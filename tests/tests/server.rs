@@ -1,0 +1,333 @@
+//! The reference server in-process on a real PostgreSQL (one schema per test) against
+//! wiremock fakes of Azure AD, the external auth API and the IAM service.
+
+use std::collections::HashMap;
+
+use axum::{Router, body::Body};
+use erp_auth::testkit::{FakeAzureAd, RsaKey};
+use erp_server::{AppState, config::ServerConfig, router};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers};
+
+/// A server on its own PostgreSQL schema; the schema is dropped by [`Harness::finish`].
+struct Harness {
+    app: Router,
+    schema: String,
+    admin: tokio_postgres::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start(vars: &[(&str, String)]) -> Self {
+        let base = std::env::var("ERP_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!(
+            "erp_it_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL at ERP_TEST_DATABASE_URL");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: HashMap<&str, String> = vars.iter().cloned().collect();
+        env.insert(
+            "DATABASE_URL",
+            format!("{base}?options=-c%20search_path%3D{schema}"),
+        );
+        env.insert("SESSION_COOKIE_SECURE", "false".into());
+        let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+        config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
+        let app = router(AppState::build(config).await.unwrap());
+        Harness {
+            app,
+            schema,
+            admin,
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, json)
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        self.admin
+            .query_one(&sql.replace("{schema}", &self.schema), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    async fn finish(self) {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn azure_ad_tokens_provision_users_and_map_roles() {
+    let azure = FakeAzureAd::start("11111111-2222-3333-4444-555555555555", "api://erp").await;
+    let h = Harness::start(&[
+        ("AZURE_TENANT_ID", azure.tenant_id().to_owned()),
+        ("AZURE_CLIENT_ID", "api://erp".into()),
+        ("AZURE_AUTHORITY_HOST", azure.authority_host()),
+        ("AZURE_AUTO_PROVISION", "true".into()),
+        ("AZURE_DEFAULT_ROLE", "pic".into()),
+        ("AZURE_ROLE_MAP", "Finance.Admin=admin".into()),
+    ])
+    .await;
+
+    let (status, config) = h.call("GET", "/auth/config", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(config.to_string().contains("api://erp"), "{config}");
+
+    // A directory user with a mapped app role: provisioned, admin.
+    let admin = azure
+        .token()
+        .claim("roles", json!(["Finance.Admin"]))
+        .build();
+    let (status, me) = h.call("GET", "/auth/me", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["auth_method"], "azure_ad");
+    assert_eq!(me["display_name"], "Alice Chan");
+    assert_eq!(me["roles"], json!(["admin"]));
+    assert_eq!(
+        h.count("SELECT count(*) FROM {schema}.users").await,
+        1,
+        "the directory user was provisioned once"
+    );
+    // An admin-only route with that token.
+    let (status, body) = h
+        .call("POST", "/api/v1/mssql/sync", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Another user without a mapped role gets the default role, not admin.
+    let bob = azure
+        .token()
+        .claim("oid", "00000000-0000-0000-0000-000000000b0b")
+        .claim("preferred_username", "bob@contoso.example")
+        .claim("name", "Bob")
+        .build();
+    let (status, me) = h.call("GET", "/auth/me", Some(&bob), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["roles"], json!(["pic"]));
+    let (status, body) = h.call("POST", "/api/v1/mssql/sync", Some(&bob), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Another directory account claiming Alice's e-mail is not merged into her user.
+    let impostor = azure
+        .token()
+        .claim("oid", "00000000-0000-0000-0000-00000000bad0")
+        .build();
+    let (status, body) = h.call("GET", "/auth/me", Some(&impostor), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "USER_NOT_PROVISIONED");
+
+    // Forged, foreign and expired tokens are refused with problem+json.
+    let forged = azure
+        .token()
+        .signed_with(std::sync::Arc::new(RsaKey::generate(
+            azure.current_key().kid(),
+        )))
+        .build();
+    let wrong_audience = azure.token().claim("aud", "api://other").build();
+    let expired = azure.token().claim("exp", 1_000_000_000).build();
+    for (name, token) in [
+        ("forged", forged),
+        ("wrong audience", wrong_audience),
+        ("expired", expired),
+    ] {
+        let (status, body) = h.call("GET", "/auth/me", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        assert!(body["code"].as_str().is_some(), "{name}: {body}");
+    }
+
+    let (status, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["checks"]["jwks"]["status"], "ok", "{health}");
+    assert_eq!(
+        health["checks"]["database"]["backend"], "postgres",
+        "{health}"
+    );
+    h.finish().await;
+}
+
+/// The external API of the DESIGN contract: any user with password "correct" is valid;
+/// user "boom" makes it fail with 500.
+struct FakeExternal;
+
+impl Respond for FakeExternal {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let user = body["username"].as_str().unwrap_or_default();
+        if user == "boom" {
+            return ResponseTemplate::new(500);
+        }
+        if body["password"] == "correct" {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "success": true, "message": "ok",
+                "data": {
+                    "access_token": "upstream-access", "id_token": "upstream-id",
+                    "expires_in": 3600, "token_type": "Bearer",
+                    "userInfo": {"id": format!("ext-{user}"), "name": "Jane Doe", "email": "jane@corp.example",
+                                 "jobTitle": "Clerk", "officeLocation": "HK", "businessPhones": []},
+                    "issuedAt": "2026-11-23T05:00:00Z", "expiresAt": "2026-11-23T06:00:00Z"
+                },
+                "timestamp": "2026-11-23T05:00:00Z"
+            }))
+        } else {
+            ResponseTemplate::new(401).set_body_json(json!({
+                "success": false, "error": "bad password", "code": "INVALID_CREDENTIALS", "timestamp": "x"
+            }))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn external_auth_api_logins() {
+    let upstream = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/api/auth/login"))
+        .respond_with(FakeExternal)
+        .mount(&upstream)
+        .await;
+    let h = Harness::start(&[
+        ("USE_EXTERNAL_AUTH", "true".into()),
+        ("EXTERNAL_AUTH_API_URL", upstream.uri()),
+        ("EXTERNAL_AUTH_TIMEOUT", "2s".into()),
+    ])
+    .await;
+
+    let login = json!({"username": "jane", "password": "correct"});
+    let (status, body) = h.call("POST", "/auth/login", None, Some(login)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = h.call("GET", "/auth/me", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["display_name"], "Jane Doe");
+    assert_eq!(
+        h.count("SELECT count(*) FROM {schema}.users WHERE external_user_id = 'ext-jane'")
+            .await,
+        1,
+        "the external user was upserted"
+    );
+
+    let wrong = json!({"username": "jane", "password": "nope"});
+    let (status, body) = h.call("POST", "/auth/login", None, Some(wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "INVALID_CREDENTIALS");
+
+    let boom = json!({"username": "boom", "password": "correct"});
+    let (status, body) = h.call("POST", "/auth/login", None, Some(boom)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "UPSTREAM_UNAVAILABLE");
+    assert!(
+        !body.to_string().contains("correct"),
+        "no password in responses: {body}"
+    );
+
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(
+        health["checks"]["external_auth"]["status"], "ok",
+        "{health}"
+    );
+    // The upstream failing: reported, but the server still serves local logins.
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&upstream)
+        .await;
+    let (status, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "local logins still work: {health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(
+        health["checks"]["external_auth"]["status"], "down",
+        "{health}"
+    );
+    h.finish().await;
+}
+
+/// The IAM service of the DESIGN contract: "good" tokens belong to kim, who may read
+/// books; "broken" makes it answer 500.
+struct FakeIam;
+
+impl Respond for FakeIam {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match (request.url.path(), auth) {
+            ("/auth/userinfo", "Bearer good") => ResponseTemplate::new(200).set_body_json(json!({
+                "id": "iam-42", "username": "kim", "email": "kim@corp.example", "name": "Kim",
+                "roles": ["accountant"]
+            })),
+            (_, "Bearer broken") => ResponseTemplate::new(500),
+            _ => ResponseTemplate::new(401),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_service_mode() {
+    let iam = MockServer::start().await;
+    Mock::given(matchers::any())
+        .respond_with(FakeIam)
+        .mount(&iam)
+        .await;
+    let h = Harness::start(&[
+        ("AUTH_MODE", "iam_service".into()),
+        ("IAM_SERVICE_URL", iam.uri()),
+    ])
+    .await;
+
+    let (status, me) = h.call("GET", "/auth/me", Some("good"), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["auth_method"], "iam_service");
+    assert_eq!(me["username"], "kim");
+    assert_eq!(me["roles"], json!(["accountant"]));
+
+    let (status, body) = h.call("GET", "/auth/me", Some("stolen"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The IAM failing is never an open door.
+    let (status, body) = h.call("GET", "/auth/me", Some("broken"), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "UPSTREAM_UNAVAILABLE");
+
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["checks"]["iam_service"]["status"], "ok", "{health}");
+    h.finish().await;
+}
