@@ -193,14 +193,9 @@ impl<E: Executor> SqlLegacyRepository<E> {
         limit: u64,
     ) -> Result<Vec<Client>> {
         let c = &self.mapping.clients;
-        let mut q = self.select_clients();
-        if let Some((at, key)) = after {
-            q.cond_where(after_cond(&c.updated_at, at, &c.code, key.into()));
-        }
-        q.order_by(a(&c.updated_at), Order::Asc)
-            .order_by(a(&c.code), Order::Asc)
-            .limit(limit);
-        self.all(q).await?.iter().map(decode_client).collect()
+        let q = self.select_clients();
+        self.changed(q, &c.updated_at, &c.code, after, limit, decode_client)
+            .await
     }
 
     /// Clearance records changed after `(updated_at, id)`.
@@ -210,14 +205,9 @@ impl<E: Executor> SqlLegacyRepository<E> {
         limit: u64,
     ) -> Result<Vec<ClearanceRecord>> {
         let c = &self.mapping.clearance;
-        let mut q = self.select_clearance();
-        if let Some((at, key)) = after {
-            q.cond_where(after_cond(&c.updated_at, at, &c.id, key.into()));
-        }
-        q.order_by(a(&c.updated_at), Order::Asc)
-            .order_by(a(&c.id), Order::Asc)
-            .limit(limit);
-        self.all(q).await?.iter().map(decode_clearance).collect()
+        let q = self.select_clearance();
+        self.changed(q, &c.updated_at, &c.id, after, limit, decode_clearance)
+            .await
     }
 
     /// Shipments changed after `(updated_at, id)`.
@@ -227,14 +217,28 @@ impl<E: Executor> SqlLegacyRepository<E> {
         limit: u64,
     ) -> Result<Vec<Shipment>> {
         let s = &self.mapping.shipments;
-        let mut q = self.select_shipments();
+        let q = self.select_shipments();
+        self.changed(q, &s.updated_at, &s.id, after, limit, decode_shipment)
+            .await
+    }
+
+    /// One sync batch of `q`: rows after `(updated_at, key)`, in that order.
+    async fn changed<T, K: Into<sea_query::Value>>(
+        &self,
+        mut q: SelectStatement,
+        updated_col: &str,
+        key_col: &str,
+        after: Option<(DateTime<Utc>, K)>,
+        limit: u64,
+        decode: fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
         if let Some((at, key)) = after {
-            q.cond_where(after_cond(&s.updated_at, at, &s.id, key.into()));
+            q.cond_where(after_cond(updated_col, at, key_col, key.into()));
         }
-        q.order_by(a(&s.updated_at), Order::Asc)
-            .order_by(a(&s.id), Order::Asc)
+        q.order_by(a(updated_col), Order::Asc)
+            .order_by(a(key_col), Order::Asc)
             .limit(limit);
-        self.all(q).await?.iter().map(decode_shipment).collect()
+        self.all(q).await?.iter().map(decode).collect()
     }
 }
 
