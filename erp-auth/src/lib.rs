@@ -44,6 +44,7 @@ mod crypto;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+mod http_client;
 pub mod iam;
 pub mod jwt;
 pub mod layer;

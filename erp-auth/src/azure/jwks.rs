@@ -135,12 +135,7 @@ fn jitter_fraction() -> f64 {
 impl JwksCache {
     /// A cache for `config`; fetches nothing until [`JwksCache::refresh`] or a lookup.
     pub(crate) fn new(config: AzureAdConfig) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.http_timeout)
-            .connect_timeout(config.http_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::http_client::build(config.http_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

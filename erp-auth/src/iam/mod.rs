@@ -123,12 +123,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl IamVerifier {
     /// A verifier for `config`.
     pub fn new(config: IamConfig) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::http_client::build(config.timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,

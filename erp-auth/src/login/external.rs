@@ -126,12 +126,7 @@ pub struct ExternalAuthClient {
 impl ExternalAuthClient {
     /// A client for `config`.
     pub fn new(config: ExternalAuthConfig) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let client = crate::http_client::build(config.timeout)?;
         Ok(Self { client, config })
     }
 
