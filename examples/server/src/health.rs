@@ -24,9 +24,11 @@ pub enum Status {
     Down,
 }
 
-async fn probe<F>(fut: F) -> (bool, Value)
+/// Runs one check with the probe timeout; `fut` yields the dependency's latency.
+async fn probe<F, E>(fut: F) -> (bool, Value)
 where
-    F: Future<Output = erp_core::Result<Duration>>,
+    F: Future<Output = Result<Duration, E>>,
+    E: std::fmt::Display,
 {
     match tokio::time::timeout(PROBE_TIMEOUT, fut).await {
         Ok(Ok(latency)) => (
@@ -45,7 +47,6 @@ fn http_client() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
-            .timeout(PROBE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a plain HTTP client builds")
@@ -55,37 +56,50 @@ fn http_client() -> &'static reqwest::Client {
 /// Reachability of an HTTP service at its base URL. Any answer below 500 (a 404 or 405
 /// on the bare base URL included) means the service is up; we must not send
 /// credentials just to look.
-async fn probe_http(url: &str) -> (bool, Value) {
+async fn ping_http(url: &str) -> Result<Duration, String> {
     let started = std::time::Instant::now();
     match http_client().get(url).send().await {
-        Ok(res) if !res.status().is_server_error() => (
-            true,
-            json!({ "status": "ok", "latency_ms": (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0 }),
-        ),
-        Ok(res) => (
-            false,
-            json!({ "status": "down", "error": format!("answered {}", res.status().as_u16()) }),
-        ),
-        Err(e) if e.is_timeout() => (
-            false,
-            json!({ "status": "down", "error": format!("no answer within {PROBE_TIMEOUT:?}") }),
-        ),
-        Err(_) => (false, json!({ "status": "down", "error": "unreachable" })),
+        Ok(res) if !res.status().is_server_error() => Ok(started.elapsed()),
+        Ok(res) => Err(format!("answered {}", res.status().as_u16())),
+        Err(_) => Err("unreachable".into()),
     }
 }
 
 /// 200 `ok` or `degraded` (the legacy database, the IdP keys, the external auth API or
-/// the IAM service are missing), 503 `down`
-/// (the ERP database is).
+/// the IAM service are missing), 503 `down` (the ERP database is).
 pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    let (db_ok, mut database) = probe(app.db.ping()).await;
+    let iam_url = (app.config.auth_mode == crate::config::AuthMode::IamService)
+        .then_some(app.config.iam_service_url.as_deref())
+        .flatten();
+    // Concurrently, so that dependencies which are all down cost one probe timeout, not
+    // one each: a load balancer's health-check timeout must not take out the instance.
+    let ((db_ok, mut database), legacy, external, iam) = tokio::join!(
+        probe(app.db.ping()),
+        async {
+            match &app.legacy {
+                Some(legacy) => Some((probe(legacy.ping()).await, legacy.backend())),
+                None => None,
+            }
+        },
+        async {
+            match &app.config.external {
+                Some(ext) => Some(probe(ping_http(&ext.url)).await),
+                None => None,
+            }
+        },
+        async {
+            match iam_url {
+                Some(url) => Some(probe(ping_http(url)).await),
+                None => None,
+            }
+        },
+    );
     database["backend"] = json!(app.db.backend().as_str());
     let mut checks = json!({ "database": database });
     let mut degraded = false;
-    match &app.legacy {
-        Some(legacy) => {
-            let (ok, mut check) = probe(legacy.ping()).await;
-            check["backend"] = json!(legacy.backend());
+    match legacy {
+        Some(((ok, mut check), backend)) => {
+            check["backend"] = json!(backend);
             degraded |= !ok;
             checks["legacy"] = check;
         }
@@ -100,17 +114,13 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
         degraded |= !serving;
         checks["jwks"] = json!({ "status": if serving { "ok" } else { "down" }, "keys": azure.jwks().key_count() });
     }
-    if let Some(ext) = &app.config.external {
-        // Down only degrades: local logins (and the fallback, when on) still work.
-        let (ok, check) = probe_http(&ext.url).await;
+    // Either being down degrades rather than takes the instance out: another instance
+    // would reach the same upstream no better, and what does not need it still works.
+    if let Some((ok, check)) = external {
         degraded |= !ok;
         checks["external_auth"] = check;
     }
-    let iam_url = (app.config.auth_mode == crate::config::AuthMode::IamService)
-        .then_some(app.config.iam_service_url.as_deref())
-        .flatten();
-    if let Some(url) = iam_url {
-        let (ok, check) = probe_http(url).await;
+    if let Some((ok, check)) = iam {
         degraded |= !ok;
         checks["iam_service"] = check;
     }
