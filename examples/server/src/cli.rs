@@ -199,6 +199,20 @@ async fn tenant_id(db: &Database, slug: &str) -> Result<TenantId, BoxError> {
         })
 }
 
+/// The tenant named by `slug` and its user `username`, or a message naming what is missing.
+async fn find_user(
+    db: &Database,
+    slug: &str,
+    username: &str,
+) -> Result<(TenantId, erp_core::User), BoxError> {
+    let tenant = tenant_id(db, slug).await?;
+    let user = SqlUserRepository::new(db.clone())
+        .by_username(tenant, username)
+        .await?
+        .ok_or_else(|| format!("no user {username:?}"))?;
+    Ok((tenant, user))
+}
+
 fn roles(names: &[String]) -> Result<Vec<Role>, BoxError> {
     names
         .iter()
@@ -257,11 +271,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     tenant,
                     password,
                 } => {
-                    let tenant = tenant_id(&db, &tenant).await?;
-                    let user = users
-                        .by_username(tenant, &username)
-                        .await?
-                        .ok_or_else(|| format!("no user {username:?}"))?;
+                    let (tenant, user) = find_user(&db, &tenant, &username).await?;
                     users
                         .set_password_hash(tenant, user.id, &hash(password.read()?).await?)
                         .await?;
@@ -272,11 +282,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     tenant,
                     roles: names,
                 } => {
-                    let tenant = tenant_id(&db, &tenant).await?;
-                    let user = users
-                        .by_username(tenant, &username)
-                        .await?
-                        .ok_or_else(|| format!("no user {username:?}"))?;
+                    let (tenant, user) = find_user(&db, &tenant, &username).await?;
                     users.set_roles(tenant, user.id, &roles(&names)?).await?;
                     out(format!("roles of {}: {}", user.username, names.join(", ")));
                 }
