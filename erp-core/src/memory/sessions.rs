@@ -27,18 +27,7 @@ impl SessionStore for MemoryStore {
             });
         }
         let at = crate::time::now();
-        let created = Session {
-            id: session.id,
-            tenant_id: session.tenant_id,
-            user_id: session.user_id,
-            auth_method: session.auth_method,
-            created_at: at,
-            expires_at: truncate_micros(session.expires_at),
-            last_seen_at: at,
-            revoked_at: None,
-            ip: session.ip.map(|v| v.chars().take(64).collect()),
-            user_agent: session.user_agent.map(|v| v.chars().take(512).collect()),
-        };
+        let created = session.open_at(at);
         state.sessions.insert(key, created.clone());
         Ok(created)
     }

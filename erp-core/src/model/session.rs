@@ -122,6 +122,26 @@ pub struct NewSession {
     pub user_agent: Option<String>,
 }
 
+impl NewSession {
+    /// The session every store records when it opens this one at `at`: timestamps at
+    /// the microsecond precision of the SQL stores, client details cut to their column
+    /// sizes, so that all stores return the same value.
+    pub(crate) fn open_at(self, at: DateTime<Utc>) -> Session {
+        Session {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            user_id: self.user_id,
+            auth_method: self.auth_method,
+            created_at: at,
+            expires_at: crate::time::truncate_micros(self.expires_at),
+            last_seen_at: at,
+            revoked_at: None,
+            ip: self.ip.map(|v| v.chars().take(64).collect()),
+            user_agent: self.user_agent.map(|v| v.chars().take(512).collect()),
+        }
+    }
+}
+
 /// "Not before" marks: a credential issued before either mark is revoked.
 ///
 /// This is how tokens that carry no local session (Azure AD access tokens) are revoked
