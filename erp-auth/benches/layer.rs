@@ -160,47 +160,34 @@ fn bench(c: &mut Criterion) {
         group.bench_function("bare_jsonwebtoken_decode", |b| {
             b.iter(|| jsonwebtoken::decode::<BareClaims>(token, key, validation).unwrap())
         });
-        group.bench_function("authenticator", |b| {
-            b.to_async(&rt)
-                .iter(|| async { s.auth.authenticate(token).await.unwrap() })
-        });
+        for (bench, auth) in [
+            ("authenticator", &s.auth),
+            ("authenticator_cached", &s.cached),
+        ] {
+            group.bench_function(bench, |b| {
+                b.to_async(&rt)
+                    .iter(|| async { auth.authenticate(token).await.unwrap() })
+            });
+        }
         let header = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-        group.bench_function("layer", |b| {
-            b.to_async(&rt).iter_batched(
-                || {
-                    let req = Request::builder()
-                        .header(AUTHORIZATION, header.clone())
-                        .body(())
-                        .unwrap();
-                    (service.clone(), req)
-                },
-                |(svc, req)| async move {
-                    let res = svc.oneshot(req).await.unwrap();
-                    assert_eq!(res.status(), 200);
-                },
-                BatchSize::SmallInput,
-            )
-        });
-        group.bench_function("authenticator_cached", |b| {
-            b.to_async(&rt)
-                .iter(|| async { s.cached.authenticate(token).await.unwrap() })
-        });
-        group.bench_function("layer_cached", |b| {
-            b.to_async(&rt).iter_batched(
-                || {
-                    let req = Request::builder()
-                        .header(AUTHORIZATION, header.clone())
-                        .body(())
-                        .unwrap();
-                    (cached_service.clone(), req)
-                },
-                |(svc, req)| async move {
-                    let res = svc.oneshot(req).await.unwrap();
-                    assert_eq!(res.status(), 200);
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        for (bench, service) in [("layer", &service), ("layer_cached", &cached_service)] {
+            group.bench_function(bench, |b| {
+                b.to_async(&rt).iter_batched(
+                    || {
+                        let req = Request::builder()
+                            .header(AUTHORIZATION, header.clone())
+                            .body(())
+                            .unwrap();
+                        (service.clone(), req)
+                    },
+                    |(svc, req)| async move {
+                        let res = svc.oneshot(req).await.unwrap();
+                        assert_eq!(res.status(), 200);
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
         group.finish();
     }
 }
