@@ -17,6 +17,7 @@ use erp_legacy::{
 #[derive(Debug, Default)]
 struct Recorder {
     sql: Mutex<Vec<String>>,
+    values: Mutex<Vec<Vec<sea_query::Value>>>,
 }
 
 fn row(pairs: &[(&str, Cell)]) -> Row {
@@ -36,8 +37,9 @@ impl Executor for Recorder {
         Backend::Mssql
     }
     async fn fetch_all(&self, _: Scope, s: &Statement) -> erp_core::Result<Vec<Row>> {
-        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        let (sql, values) = tsql::render(s).expect("renders as T-SQL");
         self.sql.lock().unwrap().push(sql.clone());
+        self.values.lock().unwrap().push(values.0);
         let ts = Cell::Timestamp(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         Ok(if sql.contains("COUNT(*)") {
             vec![row(&[("total", Cell::Int(1))])]
@@ -61,8 +63,9 @@ impl Executor for Recorder {
         })
     }
     async fn execute(&self, _: Scope, s: &Statement) -> erp_core::Result<u64> {
-        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        let (sql, values) = tsql::render(s).expect("renders as T-SQL");
         self.sql.lock().unwrap().push(sql);
+        self.values.lock().unwrap().push(values.0);
         Ok(0)
     }
     async fn execute_batch(&self, scope: Scope, s: &[Statement]) -> erp_core::Result<Vec<u64>> {
@@ -95,6 +98,9 @@ async fn every_repository_statement_in_tsql() {
         .update_clearance_status(5, ClearanceStatus::Cleared, Some("ok"))
         .await;
     let _ = r
+        .update_clearance_status(5, ClearanceStatus::Draft, None)
+        .await;
+    let _ = r
         .insert_shipment(NewShipment {
             bl_no: "BL-9".into(),
             client_code: "C001".into(),
@@ -118,21 +124,30 @@ async fn every_repository_statement_in_tsql() {
     let _ = r.clearance_changed(None, 1000).await;
     let recorded = r.executor().sql.lock().unwrap().clone();
     let expected = [
-        "SELECT COUNT(*) AS [total] FROM [dbo].[clients] WHERE LOWER([client_code]) LIKE @P1 ESCAPE N'\\' OR LOWER([client_name]) LIKE @P2 ESCAPE N'\\'".to_owned(),
-        format!("{CLIENT_COLS} WHERE LOWER([client_code]) LIKE @P1 ESCAPE N'\\' OR LOWER([client_name]) LIKE @P2 ESCAPE N'\\' ORDER BY [client_code] ASC OFFSET @P3 ROWS FETCH NEXT @P4 ROWS ONLY"),
+        "SELECT COUNT(*) AS [total] FROM [dbo].[clients] WHERE LOWER([client_code]) LIKE @P1 OR LOWER([client_name]) LIKE @P2".to_owned(),
+        format!("{CLIENT_COLS} WHERE LOWER([client_code]) LIKE @P1 OR LOWER([client_name]) LIKE @P2 ORDER BY [client_code] ASC OFFSET @P3 ROWS FETCH NEXT @P4 ROWS ONLY"),
         format!("{CLIENT_COLS} WHERE [client_code] = @P1"),
         "SELECT [clearance_id] AS [id], [clearance_no] AS [clearance_no], [client_code] AS [client_code], [declaration_date] AS [declaration_date], [hs_code] AS [hs_code], [customs_value] AS [customs_value], [currency] AS [currency], [duty_amount] AS [duty], [status] AS [status], [notes] AS [notes], [updated_at] AS [updated_at] FROM [dbo].[clearance_records] WHERE [clearance_id] = @P1".to_owned(),
     ];
     for (i, want) in expected.iter().enumerate() {
         assert_eq!(&recorded[i], want, "statement {i}");
     }
+    // The search term's `%` is a T-SQL bracket escape: no ESCAPE clause, which Babelfish
+    // mishandles right after a `%`.
+    let pattern = sea_query::Value::from("%ac[%]%");
+    assert_eq!(
+        r.executor().values.lock().unwrap()[0],
+        [pattern.clone(), pattern]
+    );
     let all = recorded.join("\n");
     for fragment in [
         "SELECT COUNT(*) AS [total] FROM [dbo].[shipments] WHERE [client_code] = @P1",
         "ORDER BY [shipment_id] DESC OFFSET @P2 ROWS FETCH NEXT @P3 ROWS ONLY",
         "FROM [dbo].[shipments] WHERE [bl_no] = @P1",
         "UPDATE [dbo].[clearance_records] SET [status] = @P1, [notes] = @P2, [updated_at] = @P3 WHERE [clearance_id] = @P4",
-        "INSERT INTO [dbo].[shipments] ([bl_no], [client_code], [container_no], [origin_port], [destination_port], [etd], [eta], [status], [updated_at]) OUTPUT INSERTED.[shipment_id] VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9)",
+        // NULLs are written as NULL, never bound (Babelfish refuses NULL parameters).
+        "UPDATE [dbo].[clearance_records] SET [status] = @P1, [notes] = NULL, [updated_at] = @P2 WHERE [clearance_id] = @P3",
+        "INSERT INTO [dbo].[shipments] ([bl_no], [client_code], [container_no], [origin_port], [destination_port], [etd], [eta], [status], [updated_at]) OUTPUT INSERTED.[shipment_id] VALUES (@P1, @P2, NULL, @P3, @P4, NULL, NULL, @P5, @P6)",
         "WHERE [updated_at] > @P1 OR ([updated_at] = @P2 AND [client_code] > @P3) ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P4 ROWS ONLY",
         "FROM [dbo].[clearance_records] ORDER BY [updated_at] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P1 ROWS ONLY",
     ] {

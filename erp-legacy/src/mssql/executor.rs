@@ -90,10 +90,13 @@ impl Job {
         })
     }
 
+    /// Raw T-SQL gets the same NULL handling as rendered statements: a NULL value is
+    /// written into the text, never bound (see `tsql::inline_nulls`).
     fn raw(sql: &str, values: &[sea_query::Value]) -> Result<Self> {
+        let (sql, values) = crate::tsql::inline_nulls(sql, sea_query::Values(values.to_vec()));
         Ok(Self {
-            sql: sql.to_owned(),
-            params: to_params(sea_query::Values(values.to_vec()))?,
+            sql,
+            params: to_params(values)?,
         })
     }
 }

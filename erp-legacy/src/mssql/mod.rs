@@ -67,9 +67,13 @@
 //! | `ChronoDateTimeUtc`/`Local`/`WithTimeZone` | `datetimeoffset(7)` (UTC is +00:00) |
 //! | `Decimal` | `numeric(p, s)`, exact |
 //!
-//! `None` stays typed where tiberius can (integers, `bit`, floats); other NULLs travel
-//! as TDS NULLTYPE, which SQL Server accepts (some TDS look-alikes, e.g. Babelfish,
-//! reject it with error 8009).
+//! | NULL of any type | the keyword `NULL` in the statement text, never a parameter |
+//!
+//! tiberius would send a `None` string, binary, decimal or date/time parameter as TDS
+//! NULLTYPE (0x1F): SQL Server accepts it, Babelfish for PostgreSQL (and so Aurora)
+//! refuses the call with error 8009. So every NULL, in rendered statements and in the raw
+//! calls alike, is written as `NULL` and the other placeholders renumbered
+//! ([`crate::tsql::inline_nulls`]); a NULL never reaches the binder.
 //!
 //! # Result types
 //! | SQL Server | [`Cell`](erp_core::sql::Cell) |
@@ -115,7 +119,9 @@
 //!
 //! Server error numbers map to [`erp_core::Error`] kinds: 2627/2601 → `Conflict`;
 //! 547 → `NotFound { entity: "referenced row" }` for a missing foreign-key target,
-//! `Conflict` for deleting a still-referenced row, `InvalidInput` for a CHECK;
+//! `Conflict` for deleting a still-referenced row, `InvalidInput` for a CHECK (read from
+//! SQL Server's wording or Babelfish's PostgreSQL wording; a 547 in neither is
+//! `InvalidInput` "violates a constraint", never a guess);
 //! 515, 245, 8114, 8152, 2628 and other value errors → `InvalidInput` (with the column
 //! when the server names it, never the value); 18456, 4060, deadlocks (1205), lock
 //! timeouts (1222), Azure throttling and severity ≥ 20 → `Unavailable`; the rest →

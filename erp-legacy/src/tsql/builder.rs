@@ -12,6 +12,7 @@ use sea_query::{
     UpdateStatement, Value, WithClause,
 };
 
+use super::lex;
 use super::literal::{self, BracketEscaper};
 use super::probe::{self, Direction};
 use super::report::unsupported;
@@ -658,62 +659,29 @@ impl TsqlQueryBuilder {
     /// comments. sea-query's default only understands single-character placeholders, so
     /// with `@P` it would drop every value.
     fn write_custom_with_values(&self, template: &str, values: &[Expr], sql: &mut impl SqlWriter) {
-        #[derive(Clone, Copy)]
-        enum Lex {
-            Code,
-            Quoted(char),
-            LineComment,
-            BlockComment,
-        }
         let mut used = 0;
-        let mut lex = Lex::Code;
-        let mut chars = template.chars().peekable();
-        while let Some(c) = chars.next() {
-            let next = chars.peek().copied();
-            match (lex, c, next) {
-                (Lex::Code, '?', Some('?')) => {
-                    chars.next();
+        for segment in lex::segments(template) {
+            let code = match segment {
+                lex::Segment::Opaque(text) => {
+                    sql.write_str(text).unwrap();
+                    continue;
                 }
-                (Lex::Code, '?', _) => {
+                lex::Segment::Code(code) => code,
+            };
+            let mut chars = code.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c != '?' {
+                    sql.write_char(c).unwrap();
+                } else if chars.next_if_eq(&'?').is_some() {
+                    sql.write_char('?').unwrap();
+                } else {
                     match values.get(used) {
                         Some(value) => self.prepare_expr(value, sql),
                         None => sql.write_char('?').unwrap(),
                     }
                     used += 1;
-                    continue;
                 }
-                (Lex::Code, '\'' | '"', _) => lex = Lex::Quoted(c),
-                (Lex::Code, '[', _) => lex = Lex::Quoted(']'),
-                (Lex::Code, '-', Some('-')) | (Lex::Code, '/', Some('*')) => {
-                    sql.write_char(c).unwrap();
-                    sql.write_char(chars.next().unwrap_or_default()).unwrap();
-                    lex = if c == '-' {
-                        Lex::LineComment
-                    } else {
-                        Lex::BlockComment
-                    };
-                    continue;
-                }
-                (Lex::Quoted(end), _, _) if c == end => {
-                    if next == Some(end) {
-                        // Doubled closing character: an escaped one, still inside.
-                        sql.write_char(c).unwrap();
-                        chars.next();
-                    } else {
-                        lex = Lex::Code;
-                    }
-                }
-                (Lex::LineComment, '\n', _) => lex = Lex::Code,
-                (Lex::BlockComment, '*', Some('/')) => {
-                    sql.write_char(c).unwrap();
-                    chars.next();
-                    sql.write_char('/').unwrap();
-                    lex = Lex::Code;
-                    continue;
-                }
-                _ => {}
             }
-            sql.write_char(c).unwrap();
         }
         if used != values.len() {
             unsupported(

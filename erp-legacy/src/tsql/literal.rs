@@ -170,6 +170,43 @@ pub(super) fn write_float32(out: &mut (impl Write + ?Sized), value: f32) -> fmt:
     }
 }
 
+/// Whether `value` is SQL NULL. `Value` has no such method and one variant per type,
+/// some behind features: the variants this crate binds are matched directly (this runs
+/// for every value of every statement, so it must not format strings); any other, from a
+/// feature another crate turned on, is asked of the builder, which writes exactly `NULL`
+/// for every NULL (a string "NULL" is written `N'NULL'`).
+pub(super) fn is_null(value: &sea_query::Value) -> bool {
+    use sea_query::{OptionEnum, QueryBuilder, Value as V};
+    match value {
+        V::Bool(v) => v.is_none(),
+        V::TinyInt(v) => v.is_none(),
+        V::SmallInt(v) => v.is_none(),
+        V::Int(v) => v.is_none(),
+        V::BigInt(v) => v.is_none(),
+        V::TinyUnsigned(v) => v.is_none(),
+        V::SmallUnsigned(v) => v.is_none(),
+        V::Unsigned(v) => v.is_none(),
+        V::BigUnsigned(v) => v.is_none(),
+        V::Float(v) => v.is_none(),
+        V::Double(v) => v.is_none(),
+        V::String(v) => v.is_none(),
+        V::Enum(v) => matches!(v, OptionEnum::None(_)),
+        V::Char(v) => v.is_none(),
+        V::Bytes(v) => v.is_none(),
+        V::Json(v) => v.is_none(),
+        V::ChronoDate(v) => v.is_none(),
+        V::ChronoTime(v) => v.is_none(),
+        V::ChronoDateTime(v) => v.is_none(),
+        V::ChronoDateTimeUtc(v) => v.is_none(),
+        V::ChronoDateTimeLocal(v) => v.is_none(),
+        V::ChronoDateTimeWithTimeZone(v) => v.is_none(),
+        V::Uuid(v) => v.is_none(),
+        V::Decimal(v) => v.is_none(),
+        #[allow(unreachable_patterns)]
+        other => super::TsqlQueryBuilder.value_to_string(other) == "NULL",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,10 @@
 //!   Executors should call it rather than `build`.
 //! - [`upsert_batch`] replaces `INSERT ... ON CONFLICT`: `UPDATE ...; IF @@ROWCOUNT = 0
 //!   INSERT ...` as one batch.
+//! - [`inline_nulls`] writes NULL values into the text as `NULL` and renumbers the other
+//!   placeholders: [`render`] and [`upsert_batch`] apply it, so their output never binds a
+//!   NULL (Babelfish and Aurora refuse the untyped NULL parameters tiberius sends, error
+//!   8009; SQL Server takes both forms).
 //!
 //! # Dialect
 //!
@@ -83,7 +87,9 @@
 
 mod builder;
 mod error;
+mod lex;
 mod literal;
+mod nulls;
 mod probe;
 mod report;
 mod upsert;
@@ -99,12 +105,15 @@ use sea_query::Values;
 pub use builder::TsqlQueryBuilder;
 pub use error::TsqlError;
 pub use literal::quote_identifier;
+pub use nulls::inline_nulls;
 pub use upsert::upsert_batch;
 
 /// Renders `stmt` as T-SQL: the SQL with `@P1..@Pn` placeholders and the values to bind.
 ///
 /// The same text as `stmt.build(&TsqlQueryBuilder)`, but checked: statements using a
 /// construct T-SQL cannot express are refused instead of being sent to fail on the server.
+/// NULL values are written as the keyword `NULL` ([`inline_nulls`]), so none is bound as a
+/// parameter: Babelfish (Aurora) refuses the untyped NULL parameters tiberius sends.
 ///
 /// # Errors
 ///
@@ -115,9 +124,9 @@ pub use upsert::upsert_batch;
 /// NaN/infinite floats, `WITH ... SEARCH/CYCLE/MATERIALIZED`, and custom expressions whose
 /// `?` count differs from their value count.
 pub fn render(stmt: &Statement) -> Result<(String, Values), TsqlError> {
-    let (rendered, found) = report::collect(|| stmt.build(&TsqlQueryBuilder));
+    let ((sql, values), found) = report::collect(|| stmt.build(&TsqlQueryBuilder));
     match found.into_iter().next() {
         Some(error) => Err(error),
-        None => Ok(rendered),
+        None => Ok(inline_nulls(&sql, values)),
     }
 }

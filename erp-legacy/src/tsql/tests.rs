@@ -836,6 +836,34 @@ fn upsert_batch_quotes_and_validates() {
         upsert_batch("t", &[("k", Value::Int(None))], &[("v", 2.into())]),
         Err(TsqlError::InvalidUpsert(_))
     ));
-    // NULL is fine as a value to set.
-    assert!(upsert_batch("t", &[("k", 1.into())], &[("v", Value::String(None))]).is_ok());
+    // NULL is fine as a value to set, and is written as NULL in both halves, not bound.
+    let (sql, Values(values)) = upsert_batch(
+        "t",
+        &[("k", 1.into())],
+        &[("v", Value::String(None)), ("w", 2.into())],
+    )
+    .unwrap();
+    assert_eq!(
+        sql,
+        "UPDATE [t] SET [v] = NULL, [w] = @P1 WHERE [k] = @P2; IF @@ROWCOUNT = 0 \
+         INSERT INTO [t] ([k], [v], [w]) VALUES (@P2, NULL, @P1)"
+    );
+    assert_eq!(values, [2.into(), 1.into()]);
+}
+
+#[test]
+fn render_writes_nulls_into_the_text() {
+    let stmt: Statement = Query::update()
+        .table("t")
+        .values([("a", Expr::val(Value::String(None))), ("b", Expr::val(3))])
+        .and_where(Expr::col("id").eq(9))
+        .and_where(Expr::col("tag").eq(Value::ChronoDateTime(None)))
+        .to_owned()
+        .into();
+    let (sql, Values(values)) = render(&stmt).unwrap();
+    assert_eq!(
+        sql,
+        "UPDATE [t] SET [a] = NULL, [b] = @P1 WHERE [id] = @P2 AND [tag] = NULL"
+    );
+    assert_eq!(values, [3.into(), 9.into()]);
 }

@@ -7,7 +7,8 @@ use sea_query::{QueryBuilder, Value, Values};
 
 use super::TsqlQueryBuilder;
 use super::error::TsqlError;
-use super::literal::{validate_identifier, write_identifier};
+use super::literal::{is_null, validate_identifier, write_identifier};
+use super::nulls::inline_nulls;
 
 /// Renders an upsert of one row into `table` as one T-SQL batch:
 ///
@@ -110,7 +111,7 @@ pub fn upsert_batch(
     sql.push(')');
 
     let values = set.iter().chain(key).map(|(_, v)| v.clone()).collect();
-    Ok((sql, Values(values)))
+    Ok(inline_nulls(&sql, Values(values)))
 }
 
 fn write_ident(sql: &mut String, name: &str) {
@@ -127,11 +128,4 @@ fn write_column_eq_param(sql: &mut String, column: &str, n: usize) {
     write_ident(sql, column);
     sql.push_str(" = ");
     write_param(sql, n);
-}
-
-/// Whether `value` is SQL NULL. `Value` has no such method and one variant per type
-/// (some behind features), so ask the builder, which writes exactly `NULL` for all of
-/// them (a string "NULL" is written `N'NULL'`).
-fn is_null(value: &Value) -> bool {
-    TsqlQueryBuilder.value_to_string(value) == "NULL"
 }
