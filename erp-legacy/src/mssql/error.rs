@@ -1,9 +1,16 @@
 //! Maps tiberius and pool errors onto [`Error`] kinds.
 //!
-//! SQL Server reports a number per error; [`classify`] decides the kind from it (and,
-//! for 547, from which kind of constraint the message names). Messages shown to
-//! callers are generic: the server's own text can quote the offending values
-//! (duplicate keys, truncated strings), so it only travels as the `source`.
+//! SQL Server reports a number per error; [`classify`] decides the kind from it. One
+//! number is ambiguous: 547 stands for CHECK and FOREIGN KEY violations in both
+//! directions, and only the message says which. Two wordings are read: SQL Server's
+//! ("The INSERT statement conflicted with the CHECK constraint "ck"") and Babelfish's,
+//! which is PostgreSQL's ("new row for relation "t" violates check constraint "ck"").
+//! A 547 in neither wording (a server set to another language) is a plain constraint
+//! violation: invalid input naming the constraint, never a guessed "not found".
+//!
+//! Messages shown to callers are generic: the server's own text can quote the
+//! offending values (duplicate keys, truncated strings), so it only travels as the
+//! `source`.
 
 use erp_core::{Backend, Error};
 use tiberius::error::Error as TdsError;
@@ -22,6 +29,8 @@ pub(crate) enum Kind {
     /// A value breaks a column rule (NULL, type, length, range, CHECK); the text is
     /// what to tell the caller.
     Invalid(&'static str),
+    /// A 547 whose wording names no constraint kind: the write broke some constraint.
+    Constraint,
     /// Retry later: login/database unavailable, deadlock, lock timeout, Azure
     /// throttling or a fatal (severity >= 20) error.
     Unavailable(&'static str),
@@ -33,16 +42,7 @@ pub(crate) enum Kind {
 pub(crate) fn classify(code: u32, class: u8, message: &str) -> Kind {
     match code {
         2627 | 2601 => Kind::Conflict,
-        547 => {
-            // 547 is shared by FOREIGN KEY, REFERENCE (the other direction) and CHECK.
-            if message.contains("CHECK constraint") {
-                Kind::Invalid("violates a check constraint")
-            } else if message.contains("REFERENCE constraint") {
-                Kind::StillReferenced
-            } else {
-                Kind::MissingReference
-            }
-        }
+        547 => constraint_kind(message),
         515 => Kind::Invalid("must not be NULL"),
         8152 | 2628 => Kind::Invalid("value is too long for the column"),
         245 | 8114 | 8169 | 241 | 206 => Kind::Invalid("value has the wrong type or format"),
@@ -61,13 +61,52 @@ pub(crate) fn classify(code: u32, class: u8, message: &str) -> Kind {
     }
 }
 
+/// The kind of constraint a 547 names, in SQL Server's or Babelfish's (PostgreSQL's)
+/// wording. English either way: SQL Server translates messages for logins with another
+/// language, and those come out as [`Kind::Constraint`].
+fn constraint_kind(message: &str) -> Kind {
+    let m = message.to_ascii_lowercase();
+    if m.contains("check constraint") {
+        Kind::Invalid("violates a check constraint")
+    } else if m.contains("reference constraint")
+        || (m.starts_with("update or delete on table") && m.contains("foreign key constraint"))
+    {
+        // SQL Server: "The DELETE statement conflicted with the REFERENCE constraint";
+        // PostgreSQL: "update or delete on table "p" violates foreign key constraint .. on table "c"".
+        Kind::StillReferenced
+    } else if m.contains("foreign key constraint") {
+        Kind::MissingReference
+    } else {
+        Kind::Constraint
+    }
+}
+
+/// The name a 547 message quotes right after "constraint " in either wording.
+fn constraint_name(message: &str) -> Option<&str> {
+    const MARKER: &str = "constraint ";
+    let lower = message.to_ascii_lowercase();
+    // ASCII lower-casing keeps every byte offset, so positions carry over.
+    lower
+        .match_indices(MARKER)
+        .find_map(|(at, _)| quoted_at(&message[at + MARKER.len()..]))
+}
+
+/// The first double-quoted name in a message (a translated 547 still quotes it).
+fn first_quoted(message: &str) -> Option<&str> {
+    quoted_at(&message[message.find('"')?..])
+}
+
 /// The text between the quotes following `marker`, e.g. the constraint name in
 /// "Violation of UNIQUE KEY constraint 'uq_users_name'" (547 messages use `"`).
 fn quoted_after<'m>(message: &'m str, marker: &str) -> Option<&'m str> {
     let start = message.find(marker)? + marker.len();
-    let rest = &message[start..];
-    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let rest = &rest[1..];
+    quoted_at(&message[start..])
+}
+
+/// The text inside the `'..'` or `".."` that `text` starts with.
+fn quoted_at(text: &str) -> Option<&str> {
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &text[1..];
     rest.find(quote).map(|end| &rest[..end])
 }
 
@@ -90,7 +129,7 @@ pub(crate) fn map_server(
         }
         Kind::StillReferenced => Error::Conflict {
             entity: "row",
-            detail: quoted_after(message, "REFERENCE constraint ").map_or_else(
+            detail: constraint_name(message).map_or_else(
                 || "row is still referenced".to_owned(),
                 |c| format!("row is still referenced ({c})"),
             ),
@@ -101,10 +140,16 @@ pub(crate) fn map_server(
         },
         Kind::Invalid(what) => {
             let field = quoted_after(message, "column ")
-                .or_else(|| quoted_after(message, "CHECK constraint "))
+                .or_else(|| (code == 547).then(|| constraint_name(message)).flatten())
                 .unwrap_or("value");
             Error::invalid(field, what)
         }
+        Kind::Constraint => Error::invalid(
+            constraint_name(message)
+                .or_else(|| first_quoted(message))
+                .unwrap_or("value"),
+            "violates a constraint",
+        ),
         Kind::Unavailable(why) => Error::Unavailable {
             backend: MSSQL,
             reason: format!("server error {code}: {why}"),
@@ -285,7 +330,64 @@ mod tests {
             Error::InvalidInput { field, .. } => assert_eq!(field, "ck_qty_positive"),
             other => panic!("{other:?}"),
         }
-        assert!(server(547, "").is_not_found());
+        // A wording we cannot read is a constraint violation, never "not found".
+        for unknown in [
+            "",
+            "Die INSERT-Anweisung steht in Konflikt mit der CHECK-Einschränkung \"ck_de\".",
+        ] {
+            match server(547, unknown) {
+                Error::InvalidInput { field, message } => {
+                    assert_eq!(message, "violates a constraint");
+                    assert!(field == "value" || field == "ck_de", "{field}");
+                }
+                other => panic!("{unknown:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Babelfish (Aurora) reports SQL Server's numbers with PostgreSQL's messages.
+    #[test]
+    fn babelfish_wordings_map_to_the_same_kinds() {
+        let check = server(
+            547,
+            "new row for relation \"child\" violates check constraint \"ck_child_qty\"",
+        );
+        match check {
+            Error::InvalidInput { field, message } => {
+                assert_eq!(field, "ck_child_qty");
+                assert_eq!(message, "violates a check constraint");
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = server(
+            547,
+            "insert or update on table \"child\" violates foreign key constraint \"fk_child_parent\"",
+        );
+        assert!(missing.is_not_found(), "{missing:?}");
+        let referenced = server(
+            547,
+            "update or delete on table \"parent\" violates foreign key constraint \"fk_child_parent\" on table \"child\"",
+        );
+        match referenced {
+            Error::Conflict { detail, .. } => {
+                assert_eq!(detail, "row is still referenced (fk_child_parent)");
+            }
+            other => panic!("{other:?}"),
+        }
+        match server(
+            2627,
+            "duplicate key value violates unique constraint \"uq_parent_code\"",
+        ) {
+            Error::Conflict { detail, .. } => assert_eq!(detail, "uq_parent_code"),
+            other => panic!("{other:?}"),
+        }
+        match server(
+            515,
+            "null value in column \"parent_id\" of relation \"child\" violates not-null constraint",
+        ) {
+            Error::InvalidInput { field, .. } => assert_eq!(field, "parent_id"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
