@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use erp_core::{
     Error, Result,
     sql::{Cell, Row},
@@ -94,9 +94,13 @@ pub(crate) fn decode_cell(column: &Column, data: &ColumnData<'static>) -> Result
                 .map_err(tds)?
                 .map_or(Cell::Null, |t| Cell::Timestamp(t.and_utc()))
         }
-        ColumnData::DateTimeOffset(_) => DateTime::<Utc>::from_sql(data)
+        // On the wire a datetimeoffset is its UTC date-time plus the offset (MS-TDS
+        // 2.2.5.5.1.8). tiberius 0.13's `DateTime<Utc>` conversion subtracts the offset
+        // from that UTC value once more (15:09 +02:00 would read as 11:09 UTC); its
+        // `DateTime<FixedOffset>` one reads the wire as specified.
+        ColumnData::DateTimeOffset(_) => DateTime::<FixedOffset>::from_sql(data)
             .map_err(tds)?
-            .map_or(Cell::Null, Cell::Timestamp),
+            .map_or(Cell::Null, |t| Cell::Timestamp(t.with_timezone(&Utc))),
         ColumnData::Date(_) => NaiveDate::from_sql(data)
             .map_err(tds)?
             .map_or(Cell::Null, |d| Cell::Text(d.format("%Y-%m-%d").to_string())),
@@ -337,14 +341,15 @@ mod tests {
             ),
             Cell::Timestamp(want)
         );
-        // +02:00: the instant is two hours earlier in UTC.
+        // The wire holds the UTC date-time; the offset (+02:00) only says where it was
+        // written, so the instant is the wire value itself.
         let dto = DateTimeOffset::new(DateTime2::new(Date::new(day), time), 120);
         assert_eq!(
             ok(
                 ColumnType::DatetimeOffsetn,
                 ColumnData::DateTimeOffset(Some(dto))
             ),
-            Cell::Timestamp(want - chrono::Duration::hours(2))
+            Cell::Timestamp(want)
         );
         assert_eq!(
             ok(ColumnType::Daten, ColumnData::Date(Some(Date::new(day)))),
