@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use erp_core::sql::{Executor, Row, Scope, Statement};
+use erp_core::{
+    Backend,
+    sql::{Executor, Row, Scope, Statement},
+};
 use sea_query::{
     Alias, Asterisk, Cond, Expr, ExprTrait, Func, IntoTableRef, LikeExpr, Order, Query,
     SelectStatement, TableRef,
@@ -303,18 +306,38 @@ fn decode_shipment(r: &Row) -> Result<Shipment> {
     })
 }
 
-/// `%`, `_` and `\` in a search term match themselves.
-fn like_pattern(term: &str) -> String {
-    let mut p = String::with_capacity(term.len() + 2);
+/// A `LIKE` matching `term` anywhere, where `%`, `_` and the escape character in the
+/// term match themselves.
+///
+/// SQL Server and Babelfish get T-SQL bracket escapes (`[%]`, `[_]`, `[[]`) and no
+/// `ESCAPE` clause: Babelfish ignores an `ESCAPE` character right after a `%` wildcard
+/// (`LIKE '%\%%' ESCAPE '\'` finds nothing there), while brackets work on both. PostgreSQL
+/// and SQLite have no bracket classes in `LIKE`, so they get `\` and `ESCAPE '\'`.
+fn like_term(term: &str, backend: Backend) -> LikeExpr {
+    let term = term.to_lowercase();
+    let mut p = String::with_capacity(term.len() + 8);
     p.push('%');
-    for ch in term.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
+    let tsql = backend == Backend::Mssql;
+    for ch in term.chars() {
+        match (tsql, ch) {
+            (true, '%' | '_' | '[') => {
+                p.push('[');
+                p.push(ch);
+                p.push(']');
+            }
+            (false, '%' | '_' | '\\') => {
+                p.push('\\');
+                p.push(ch);
+            }
+            _ => p.push(ch),
         }
-        p.push(ch);
     }
     p.push('%');
-    p
+    if tsql {
+        LikeExpr::new(p)
+    } else {
+        LikeExpr::new(p).escape('\\')
+    }
 }
 
 #[async_trait]
@@ -325,17 +348,11 @@ impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
         let mut cond = Cond::all();
         if let Some(term) = query.map(str::trim).filter(|t| !t.is_empty()) {
             let term = check_key("q", term, 100)?;
-            let pattern = like_pattern(&term);
+            let like = like_term(&term, self.executor().backend());
             cond = cond.add(
                 Cond::any()
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(a(&c.code))))
-                            .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                    )
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(a(&c.name))))
-                            .like(LikeExpr::new(pattern).escape('\\')),
-                    ),
+                    .add(Expr::expr(Func::lower(Expr::col(a(&c.code)))).like(like.clone()))
+                    .add(Expr::expr(Func::lower(Expr::col(a(&c.name)))).like(like)),
             );
         }
         let total = self.count(&c.table, cond.clone()).await?;
@@ -531,7 +548,20 @@ mod tests {
 
     #[test]
     fn search_terms_cannot_inject_wildcards() {
-        assert_eq!(like_pattern("Ab%_\\"), "%ab\\%\\_\\\\%");
+        let select = |backend| {
+            Query::select()
+                .column(a("x"))
+                .from(a("t"))
+                .and_where(Expr::col(a("x")).like(like_term("Ab%_\\[", backend)))
+                .to_owned()
+        };
+        let pg = select(Backend::Postgres).to_string(sea_query::PostgresQueryBuilder);
+        assert!(
+            pg.ends_with(r#""x" LIKE E'%ab\\%\\_\\\\[%' ESCAPE E'\\'"#),
+            "{pg}"
+        );
+        let tsql = select(Backend::Mssql).to_string(crate::tsql::TsqlQueryBuilder);
+        assert!(tsql.ends_with(r"[x] LIKE N'%ab[%][_]\[[]%'"), "{tsql}");
     }
 
     #[test]
