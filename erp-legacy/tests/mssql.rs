@@ -1,9 +1,13 @@
 //! Integration tests against a real SQL Server. They need `MSSQL_TEST_URL`, an ADO.NET
 //! connection string such as
 //! `Server=tcp:localhost,1433;Database=erp_test;User Id=sa;Password=..;TrustServerCertificate=true`
-//! (the login needs CREATE TABLE in that database), and skip themselves without it.
+//! (the login needs CREATE TABLE in that database), and skip themselves without it
+//! (`ERP_REQUIRE_MSSQL=1` makes that a failure). They run on SQL Server 2016+, Azure SQL
+//! and Babelfish for PostgreSQL (stock TDS, as on Aurora), expecting Babelfish's
+//! documented differences where it has them.
 //!
-//! Each test works in its own uniquely named table and drops it at the end.
+//! Each test works in its own uniquely named tables, dropped when the test ends, even
+//! when it fails.
 
 use std::time::{Duration, Instant};
 
@@ -12,40 +16,24 @@ use erp_core::{
     Error,
     sql::{Cell, Executor, Scope, Statement},
 };
-use erp_legacy::mssql::{MssqlConfig, MssqlExecutor};
+use erp_legacy::mssql::MssqlExecutor;
 use sea_query::{Alias, Expr, ExprTrait, Query, Value};
 use uuid::Uuid;
 
-/// The configuration from `MSSQL_TEST_URL`, or `None` after saying the test is skipped.
-fn test_config() -> Option<MssqlConfig> {
-    match std::env::var("MSSQL_TEST_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(
-            MssqlConfig::from_env_value("MSSQL_TEST_URL", &url)
-                .expect("MSSQL_TEST_URL is not a valid connection string")
-                .with_connect_timeout(Duration::from_secs(15)),
-        ),
-        _ => {
-            eprintln!("skipped: MSSQL_TEST_URL not set");
-            None
-        }
-    }
-}
+mod common;
 
-/// A table name no other test run uses.
-fn table(prefix: &str) -> String {
-    format!("erp_test_{prefix}_{}", Uuid::new_v4().simple())
-}
+use common::mssql::{Cleanup, config as test_config, connect, is_babelfish, unique as table};
 
-async fn drop_table(executor: &MssqlExecutor, name: &str) {
-    let _ = executor
-        .batch_execute_raw(&format!("DROP TABLE IF EXISTS {name}"))
-        .await;
+/// A table the test creates; dropped when `cleanup` is, even if the test panics.
+async fn create_table(executor: &MssqlExecutor, cleanup: &mut Cleanup, name: &str, sql: &str) {
+    cleanup.push(format!("DROP TABLE IF EXISTS {name}"));
+    executor.batch_execute_raw(sql).await.expect("create table");
 }
 
 #[tokio::test]
-async fn connects_and_pings() {
+async fn mssql_connects_and_pings() {
     let Some(config) = test_config() else { return };
-    let executor = MssqlExecutor::connect(config).await.expect("connect");
+    let executor = connect(config.clone()).await;
     let latency = executor.ping().await.expect("ping");
     assert!(latency < Duration::from_secs(15));
     let rows = executor
@@ -59,12 +47,17 @@ async fn connects_and_pings() {
 }
 
 #[tokio::test]
-async fn every_mapped_type_round_trips() {
+async fn mssql_every_mapped_type_round_trips() {
     let Some(config) = test_config() else { return };
-    let executor = MssqlExecutor::connect(config).await.expect("connect");
+    let executor = connect(config.clone()).await;
+    let mut cleanup = Cleanup::new(&config);
+    let babelfish = is_babelfish(&executor).await;
     let t = table("types");
-    executor
-        .batch_execute_raw(&format!(
+    create_table(
+        &executor,
+        &mut cleanup,
+        &t,
+        &format!(
             "CREATE TABLE {t} (
                 id INT NOT NULL PRIMARY KEY,
                 b BIT NULL, ti TINYINT NULL, si SMALLINT NULL, i INT NULL, bi BIGINT NULL,
@@ -77,9 +70,9 @@ async fn every_mapped_type_round_trips() {
                 d DATE NULL, tm TIME(7) NULL, dt DATETIME NULL, dt2 DATETIME2(7) NULL,
                 sdt SMALLDATETIME NULL, dto DATETIMEOFFSET(7) NULL
             )"
-        ))
-        .await
-        .expect("create table");
+        ),
+    )
+    .await;
 
     let id = Uuid::now_v7();
     let day = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
@@ -87,6 +80,14 @@ async fn every_mapped_type_round_trips() {
     let whole_minute = day.and_hms_opt(15, 9, 0).unwrap();
     let plus_two = FixedOffset::east_opt(7200).unwrap();
     let local: DateTime<FixedOffset> = plus_two.from_local_datetime(&naive).unwrap();
+    // Babelfish keeps microseconds where SQL Server keeps 100 ns (TIME(7), DATETIME2(7),
+    // DATETIMEOFFSET(7)): DATETIME2 and DATETIMEOFFSET round to them, TIME truncates.
+    let stored = if babelfish {
+        day.and_hms_micro_opt(15, 9, 26, 535_898).unwrap()
+    } else {
+        naive
+    };
+    let stored_local: DateTime<FixedOffset> = plus_two.from_local_datetime(&stored).unwrap();
     let values = vec![
         Value::Int(Some(1)),
         Value::Bool(Some(true)),
@@ -204,14 +205,22 @@ async fn every_mapped_type_round_trips() {
     assert_eq!(cell("vb"), Cell::Bytes(vec![0, 1, 255]));
     assert_eq!(cell("bin"), Cell::Bytes(vec![9, 8, 7]));
     assert_eq!(cell("d"), Cell::Text("2026-03-14".into()));
-    assert_eq!(cell("tm"), Cell::Text("15:09:26.535897900".into()));
+    let time = if babelfish {
+        "15:09:26.535897"
+    } else {
+        "15:09:26.535897900"
+    };
+    assert_eq!(cell("tm"), Cell::Text(time.into()));
     assert_eq!(
         cell("dt"),
         Cell::Timestamp(day.and_hms_opt(12, 0, 0).unwrap().and_utc())
     );
-    assert_eq!(cell("dt2"), Cell::Timestamp(naive.and_utc()));
+    assert_eq!(cell("dt2"), Cell::Timestamp(stored.and_utc()));
     assert_eq!(cell("sdt"), Cell::Timestamp(whole_minute.and_utc()));
-    assert_eq!(cell("dto"), Cell::Timestamp(local.with_timezone(&Utc)));
+    assert_eq!(
+        cell("dto"),
+        Cell::Timestamp(stored_local.with_timezone(&Utc))
+    );
 
     let rows = executor
         .query_raw(
@@ -237,7 +246,10 @@ async fn every_mapped_type_round_trips() {
         .query_raw(&format!("SELECT dt2 FROM {t} WHERE id = 2"), &[])
         .await
         .unwrap();
-    assert_eq!(rows[0].cell("dt2").unwrap(), &Cell::Timestamp(utc));
+    assert_eq!(
+        rows[0].cell("dt2").unwrap(),
+        &Cell::Timestamp(Utc.from_utc_datetime(&stored))
+    );
 
     // sql_variant is refused with a decode error, not a panic; the pool goes on.
     let err = executor
@@ -249,25 +261,36 @@ async fn every_mapped_type_round_trips() {
         "{err:?}"
     );
     executor.ping().await.expect("still usable");
-
-    drop_table(&executor, &t).await;
 }
 
 #[tokio::test]
-async fn constraint_errors_map_to_kinds_and_batches_are_atomic() {
+async fn mssql_constraint_errors_map_to_kinds_and_batches_are_atomic() {
     let Some(config) = test_config() else { return };
-    let executor = MssqlExecutor::connect(config).await.expect("connect");
+    let executor = connect(config.clone()).await;
+    let mut cleanup = Cleanup::new(&config);
     let parent = table("parent");
     let child = table("child");
-    executor
-        .batch_execute_raw(&format!(
-            "CREATE TABLE {parent} (id INT NOT NULL PRIMARY KEY, name NVARCHAR(20) NOT NULL UNIQUE);
-             CREATE TABLE {child} (id INT NOT NULL PRIMARY KEY,
-                 parent_id INT NOT NULL REFERENCES {parent}(id),
-                 qty INT NOT NULL CHECK (qty > 0));"
-        ))
-        .await
-        .expect("create tables");
+    create_table(
+        &executor,
+        &mut cleanup,
+        &parent,
+        &format!(
+            "CREATE TABLE {parent} (id INT NOT NULL PRIMARY KEY, \
+             name NVARCHAR(20) NOT NULL CONSTRAINT uq_{parent} UNIQUE)"
+        ),
+    )
+    .await;
+    create_table(
+        &executor,
+        &mut cleanup,
+        &child,
+        &format!(
+            "CREATE TABLE {child} (id INT NOT NULL PRIMARY KEY,
+                 parent_id INT NOT NULL CONSTRAINT fk_{child} REFERENCES {parent}(id),
+                 qty INT NOT NULL CONSTRAINT ck_{child} CHECK (qty > 0))"
+        ),
+    )
+    .await;
 
     let insert_parent = |id: i32, name: &str| -> Statement {
         Query::insert()
@@ -290,7 +313,12 @@ async fn constraint_errors_map_to_kinds_and_batches_are_atomic() {
         .execute(scope, &insert_parent(2, "a"))
         .await
         .unwrap_err();
-    assert!(dup.is_conflict(), "{dup:?}");
+    match &dup {
+        Error::Conflict { detail, .. } => {
+            assert_eq!(*detail, format!("uq_{parent}"), "names the constraint")
+        }
+        other => panic!("{other:?}"),
+    }
 
     // The batch fails on its second statement: the first is rolled back.
     let err = executor
@@ -340,7 +368,13 @@ async fn constraint_errors_map_to_kinds_and_batches_are_atomic() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(bad_qty, Error::InvalidInput { .. }), "{bad_qty:?}");
+    match &bad_qty {
+        Error::InvalidInput { field, message } => {
+            assert_eq!(*field, format!("ck_{child}"));
+            assert_eq!(message, "violates a check constraint");
+        }
+        other => panic!("a CHECK violation is invalid input: {other:?}"),
+    }
 
     let null_name = executor
         .execute_raw(
@@ -372,29 +406,35 @@ async fn constraint_errors_map_to_kinds_and_batches_are_atomic() {
         )
         .await
         .unwrap_err();
-    assert!(still_referenced.is_conflict(), "{still_referenced:?}");
+    match &still_referenced {
+        Error::Conflict { detail, .. } => {
+            assert_eq!(*detail, format!("row is still referenced (fk_{child})"))
+        }
+        other => panic!("{other:?}"),
+    }
 
     // Server errors leave the connection usable.
     executor.ping().await.expect("ping after errors");
-    drop_table(&executor, &child).await;
-    drop_table(&executor, &parent).await;
 }
 
 #[tokio::test]
-async fn query_timeout_discards_the_connection_and_the_pool_recovers() {
+async fn mssql_query_timeout_discards_the_connection_and_the_pool_recovers() {
     let Some(config) = test_config() else { return };
-    let executor = MssqlExecutor::connect(
+    let executor = connect(
         config
             .with_max_size(1)
             .with_query_timeout(Duration::from_millis(300)),
     )
-    .await
-    .expect("connect");
+    .await;
+    // A five-second statement on either server: Babelfish has no WAITFOR, SQL Server no
+    // pg_sleep.
+    let sleep = if is_babelfish(&executor).await {
+        "EXEC pg_catalog.pg_sleep 5"
+    } else {
+        "WAITFOR DELAY '00:00:05'"
+    };
     let started = Instant::now();
-    let err = executor
-        .batch_execute_raw("WAITFOR DELAY '00:00:05'")
-        .await
-        .unwrap_err();
+    let err = executor.batch_execute_raw(sleep).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(
@@ -405,10 +445,7 @@ async fn query_timeout_discards_the_connection_and_the_pool_recovers() {
 
     // Same through a parameterised call.
     let err = executor
-        .query_raw(
-            "WAITFOR DELAY '00:00:05'; SELECT @P1 AS x",
-            &[Value::Int(Some(1))],
-        )
+        .query_raw(&format!("{sleep}; SELECT @P1 AS x"), &[Value::Int(Some(1))])
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");

@@ -240,33 +240,27 @@ macro_rules! conformance {
 conformance!(postgres, crate::common::postgres);
 conformance!(sqlite, crate::common::sqlite);
 
-/// The same cases on SQL Server, when `MSSQL_TEST_URL` names one: the sample scripts are
-/// loaded into a schema of their own, dropped afterwards.
+/// The same cases on SQL Server or Babelfish, when `MSSQL_TEST_URL` names one: the sample
+/// scripts are loaded into a schema of their own, dropped when the test ends, even if it
+/// fails.
 mod mssql {
-    use erp_legacy::{
-        LegacyMapping, SqlLegacyRepository,
-        mssql::{MssqlConfig, MssqlExecutor},
-    };
+    use erp_legacy::{LegacyMapping, SqlLegacyRepository, mssql::MssqlExecutor};
 
-    const SCHEMA: &str = include_str!("../sql/mssql/01_schema.sql");
-    const DATA: &str = include_str!("../sql/mssql/02_sample_data.sql");
+    use crate::common::mssql::{Cleanup, DATA, SCHEMA, config, connect};
 
-    async fn setup() -> Option<(SqlLegacyRepository<MssqlExecutor>, String)> {
-        let Ok(url) = std::env::var("MSSQL_TEST_URL") else {
-            eprintln!(
-                "skipped: MSSQL_TEST_URL not set (the legacy conformance suite ran on PostgreSQL and SQLite only)"
-            );
-            return None;
-        };
-        let exec =
-            MssqlExecutor::connect(MssqlConfig::from_env_value("MSSQL_TEST_URL", &url).unwrap())
-                .await
-                .expect("MSSQL_TEST_URL is set but the server cannot be reached");
+    async fn setup() -> Option<(SqlLegacyRepository<MssqlExecutor>, Cleanup)> {
+        let config = config()?;
+        let exec = connect(config.clone()).await;
         let schema = format!("erp_l_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let mut cleanup = Cleanup::new(&config);
+        cleanup.push(format!("DROP SCHEMA IF EXISTS {schema}"));
         // CREATE SCHEMA must be alone in its batch.
         exec.batch_execute_raw(&format!("CREATE SCHEMA {schema}"))
             .await
             .unwrap();
+        for table in ["clients", "clearance_records", "shipments"] {
+            cleanup.push(format!("DROP TABLE IF EXISTS {schema}.{table}"));
+        }
         let qualify = |sql: &str| sql.replace("dbo.", &format!("{schema}."));
         exec.batch_execute_raw(&qualify(SCHEMA)).await.unwrap();
         exec.batch_execute_raw(&qualify(DATA)).await.unwrap();
@@ -274,33 +268,17 @@ mod mssql {
             schema: Some(schema.clone()),
             ..LegacyMapping::default()
         };
-        Some((SqlLegacyRepository::new(exec, mapping), schema))
-    }
-
-    async fn cleanup(r: &SqlLegacyRepository<MssqlExecutor>, schema: &str) {
-        for table in ["shipments", "clearance_records", "clients"] {
-            let _ = r
-                .executor()
-                .batch_execute_raw(&format!("DROP TABLE {schema}.{table}"))
-                .await;
-        }
-        let _ = r
-            .executor()
-            .batch_execute_raw(&format!("DROP SCHEMA {schema}"))
-            .await;
+        Some((SqlLegacyRepository::new(exec, mapping), cleanup))
     }
 
     macro_rules! case {
         ($test:ident, $name:ident) => {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let Some((repo, schema)) = setup().await else {
+                let Some((repo, _cleanup)) = setup().await else {
                     return;
                 };
-                let again =
-                    SqlLegacyRepository::new(repo.executor().clone(), repo.mapping().clone());
                 super::$name(repo).await;
-                cleanup(&again, &schema).await;
             }
         };
     }

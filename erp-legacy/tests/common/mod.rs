@@ -89,3 +89,111 @@ pub async fn sqlite() -> (Database, Cleanup) {
     exec.batch_execute_raw(LITE_DATA).await.unwrap();
     (db, cleanup)
 }
+
+/// The T-SQL server of the tests (`MSSQL_TEST_URL`, an ADO.NET connection string).
+pub mod mssql {
+    use std::time::Duration;
+
+    use erp_legacy::mssql::{MssqlConfig, MssqlExecutor};
+
+    pub const SCHEMA: &str = include_str!("../../sql/mssql/01_schema.sql");
+    pub const DATA: &str = include_str!("../../sql/mssql/02_sample_data.sql");
+
+    /// The configuration from `MSSQL_TEST_URL`, or `None` after saying the test is
+    /// skipped. With `ERP_REQUIRE_MSSQL=1` (CI, where a server was started) a missing
+    /// URL fails the test instead: a skip there would hide that nothing ran.
+    pub fn config() -> Option<MssqlConfig> {
+        match std::env::var("MSSQL_TEST_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(
+                MssqlConfig::from_env_value("MSSQL_TEST_URL", &url)
+                    .expect("MSSQL_TEST_URL is not a valid connection string")
+                    .with_connect_timeout(Duration::from_secs(15)),
+            ),
+            _ if std::env::var("ERP_REQUIRE_MSSQL").as_deref() == Ok("1") => {
+                panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set")
+            }
+            _ => {
+                eprintln!("skipped: MSSQL_TEST_URL not set");
+                None
+            }
+        }
+    }
+
+    /// Connects with `config`, or fails the test saying the server cannot be reached.
+    pub async fn connect(config: MssqlConfig) -> MssqlExecutor {
+        MssqlExecutor::connect(config)
+            .await
+            .expect("MSSQL_TEST_URL is set but the server cannot be reached")
+    }
+
+    /// Whether the server is Babelfish for PostgreSQL (Aurora's T-SQL endpoint), whose
+    /// documented differences some tests must expect (see shared/babelfish/README.md).
+    pub async fn is_babelfish(executor: &MssqlExecutor) -> bool {
+        let rows = executor
+            .query_raw("SELECT CAST(@@VERSION AS NVARCHAR(400)) AS v", &[])
+            .await
+            .expect("@@VERSION");
+        rows[0]
+            .get::<String>("v")
+            .map(|v| v.contains("Babelfish"))
+            .unwrap_or(false)
+    }
+
+    /// A name no other test run uses.
+    pub fn unique(prefix: &str) -> String {
+        format!(
+            "erp_test_{prefix}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        )
+    }
+
+    /// Runs its statements when dropped, in order and each on its own, so what a test
+    /// created goes away even when the test panics. Register a drop right after the
+    /// create it undoes; they run in reverse order of registration.
+    pub struct Cleanup {
+        config: MssqlConfig,
+        statements: Vec<String>,
+    }
+
+    impl Cleanup {
+        pub fn new(config: &MssqlConfig) -> Self {
+            Self {
+                config: config.clone(),
+                statements: Vec::new(),
+            }
+        }
+
+        pub fn push(&mut self, statement: impl Into<String>) {
+            self.statements.push(statement.into());
+        }
+    }
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let config = self.config.clone();
+            let statements: Vec<String> = self.statements.drain(..).rev().collect();
+            if statements.is_empty() {
+                return;
+            }
+            // A test's runtime may be gone (panic) or busy: use one of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let Ok(executor) = MssqlExecutor::connect(config).await else {
+                        eprintln!("cleanup: cannot reach the T-SQL server");
+                        return;
+                    };
+                    for sql in statements {
+                        if let Err(e) = executor.batch_execute_raw(&sql).await {
+                            eprintln!("cleanup: {sql}: {e}");
+                        }
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
