@@ -46,6 +46,69 @@ async fn mssql_connects_and_pings() {
     assert!(matches!(rows[0].cell("v").unwrap(), Cell::Text(_)));
 }
 
+/// The builder's T-SQL forms that only a server can judge: OFFSET/FETCH without an ORDER
+/// BY (`ORDER BY (SELECT NULL)`), `OUTPUT INSERTED` / `OUTPUT DELETED`, `SYSDATETIME()`,
+/// and NULLs written into the text.
+#[tokio::test]
+async fn mssql_builder_forms_run_on_the_server() {
+    let Some(config) = test_config() else { return };
+    let executor = connect(config.clone()).await;
+    let mut cleanup = Cleanup::new(&config);
+    let t = table("forms");
+    create_table(
+        &executor,
+        &mut cleanup,
+        &t,
+        &format!(
+            "CREATE TABLE {t} (id INT IDENTITY(1,1) PRIMARY KEY, name NVARCHAR(20) NULL, \
+             seen DATE NULL)"
+        ),
+    )
+    .await;
+    let name = || Alias::new("name");
+    let id = || Alias::new("id");
+    let insert = |value: Value| -> Statement {
+        Query::insert()
+            .into_table(Alias::new(t.clone()))
+            .columns([name(), Alias::new("seen")])
+            .values_panic([Expr::val(value), Expr::current_date()])
+            .returning_col(id())
+            .to_owned()
+            .into()
+    };
+    let scope = Scope::Global;
+    let first = executor
+        .fetch_all(scope, &insert("a".into()))
+        .await
+        .unwrap();
+    let second = executor
+        .fetch_all(scope, &insert(Value::String(None)))
+        .await
+        .unwrap();
+    assert_eq!(first[0].get::<i64>("id").unwrap(), 1);
+    assert_eq!(second[0].get::<i64>("id").unwrap(), 2);
+
+    let page: Statement = Query::select()
+        .columns([id(), name()])
+        .from(Alias::new(t.clone()))
+        .and_where(Expr::col(name()).is_null())
+        .limit(5)
+        .to_owned()
+        .into();
+    let rows = executor.fetch_all(scope, &page).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].cell("name").unwrap(), &Cell::Null);
+
+    let delete: Statement = Query::delete()
+        .from_table(Alias::new(t.clone()))
+        .and_where(Expr::col(id()).eq(1))
+        .returning_col(name())
+        .to_owned()
+        .into();
+    let deleted = executor.fetch_all(scope, &delete).await.unwrap();
+    assert_eq!(deleted[0].get::<String>("name").unwrap(), "a");
+}
+
 #[tokio::test]
 async fn mssql_every_mapped_type_round_trips() {
     let Some(config) = test_config() else { return };

@@ -62,11 +62,11 @@
 //!   turns that into an error before the statement is sent.
 //!
 //! No MERGE anywhere: Babelfish does not implement it, and an UPDATE-then-INSERT batch in a
-//! transaction ([`upsert_batch`]) runs on both targets. OFFSET/FETCH, `OUTPUT INSERTED`
-//! and `@@ROWCOUNT` work on SQL Server 2016+ and Babelfish; `OUTPUT DELETED`,
-//! `ORDER BY (SELECT NULL)` and `SYSDATETIME()` are standard SQL Server but have not been
-//! checked against a Babelfish server yet. `GREATEST`/`LEAST` are kept as sea-query writes
-//! them and need SQL Server 2022+.
+//! transaction ([`upsert_batch`]) runs on both targets. OFFSET/FETCH, `ORDER BY (SELECT
+//! NULL)`, `OUTPUT INSERTED`, `OUTPUT DELETED`, `SYSDATETIME()` and `@@ROWCOUNT` work on SQL
+//! Server 2016+ and on Babelfish 4.3 (the `mssql_builder_forms_run_on_the_server` test runs
+//! them there in CI). `GREATEST`/`LEAST` are kept as sea-query writes them: Babelfish has
+//! them, SQL Server only from 2022.
 //!
 //! # Limitations
 //!
