@@ -6,7 +6,7 @@
 //! must come back as exactly one token holding exactly the original text, and the SQL must
 //! contain no other identifiers, strings or comments.
 
-use sea_query::{Alias, Expr, ExprTrait, Query, Value, Values};
+use sea_query::{Alias, Expr, ExprTrait, Query, QueryBuilder, Value, Values};
 
 use super::{TsqlQueryBuilder, upsert_batch};
 
@@ -324,5 +324,47 @@ fn random_identifiers_and_strings_never_escape_their_quotes() {
         assert!(strings(&tokens).is_empty());
         assert_eq!(values.len(), 2);
         assert_eq!(params(&tokens), [1, 2, 2, 1]);
+
+        // NULLs written into the text (render): the quoted names and an inlined string,
+        // which may hold "@P1" and every quoting character, come back intact; the values
+        // left are numbered 1.. in order; each NULL became the keyword, nothing else.
+        let mask = rng.below(8);
+        let value = |bit: usize| {
+            if mask & (1 << bit) != 0 {
+                Value::String(None)
+            } else {
+                Value::from(s3.as_str())
+            }
+        };
+        let literal = TsqlQueryBuilder.value_to_string(&Value::from(s2.as_str()));
+        let select = Query::select()
+            .column(Alias::new(&c1))
+            .from(Alias::new(&table))
+            .and_where(Expr::col(Alias::new(&c1)).eq(value(0)))
+            .and_where(Expr::cust(format!("{literal} = N'@P1'")))
+            .and_where(Expr::col(Alias::new(&c2)).eq(value(1)))
+            .and_where(Expr::col(Alias::new(&alias)).eq(value(2)))
+            .to_owned();
+        let (sql, Values(values)) = super::render(&select.into()).unwrap();
+        let tokens = tokenize(&sql).unwrap_or_else(|e| panic!("round {round}: {e}\n{sql:?}"));
+        assert_eq!(
+            idents(&tokens),
+            [&c1, &table, &c1, &c2, &alias],
+            "round {round}: {sql:?}"
+        );
+        assert_eq!(strings(&tokens), [&s2, "@P1"], "round {round}: {sql:?}");
+        let nulls = mask.count_ones() as usize;
+        assert_eq!(values.len(), 3 - nulls, "round {round}");
+        assert!(values.iter().all(|v| *v == Value::from(s3.as_str())));
+        assert_eq!(
+            params(&tokens),
+            (1..=(3 - nulls) as u32).collect::<Vec<_>>(),
+            "round {round}: {sql:?}"
+        );
+        let null_words = tokens
+            .iter()
+            .filter(|t| **t == Token::Word("NULL".into()))
+            .count();
+        assert_eq!(null_words, nulls, "round {round}: {sql:?}");
     }
 }
