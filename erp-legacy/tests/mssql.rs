@@ -24,6 +24,9 @@ fn test_config() -> Option<MssqlConfig> {
                 .expect("MSSQL_TEST_URL is not a valid connection string")
                 .with_connect_timeout(Duration::from_secs(15)),
         ),
+        _ if std::env::var("ERP_REQUIRE_MSSQL").as_deref() == Ok("1") => {
+            panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set")
+        }
         _ => {
             eprintln!("skipped: MSSQL_TEST_URL not set");
             None
@@ -420,4 +423,110 @@ async fn query_timeout_discards_the_connection_and_the_pool_recovers() {
         .await
         .unwrap();
     assert_eq!(rows[0].get::<i64>("x").unwrap(), 7);
+}
+
+/// Runs T-SQL batches when the test ends, even when it panics (each on its own, so one
+/// failing does not skip the rest).
+struct CleanupSql {
+    config: MssqlConfig,
+    batches: Vec<String>,
+}
+
+impl Drop for CleanupSql {
+    fn drop(&mut self) {
+        let (config, batches) = (self.config.clone(), std::mem::take(&mut self.batches));
+        // Drop runs inside the test's runtime: clean up on a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let Ok(executor) = MssqlExecutor::connect(config).await else {
+                    return;
+                };
+                for sql in batches {
+                    if let Err(e) = executor.batch_execute_raw(&sql).await {
+                        eprintln!("cleanup {sql:?} failed: {e}");
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn mssql_table_columns_resolve_like_unqualified_queries() {
+    let Some(config) = test_config() else { return };
+    let executor = MssqlExecutor::connect(config.clone())
+        .await
+        .expect("connect");
+    let schema = format!("erp_l_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let name = table("cat");
+    let _cleanup = CleanupSql {
+        config,
+        batches: vec![
+            format!("DROP TABLE IF EXISTS {schema}.{name}"),
+            format!("DROP TABLE IF EXISTS dbo.{name}"),
+            format!("DROP SCHEMA IF EXISTS {schema}"),
+        ],
+    };
+    // CREATE SCHEMA must be alone in its batch.
+    executor
+        .batch_execute_raw(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    executor
+        .batch_execute_raw(&format!(
+            "CREATE TABLE {schema}.{name} (x INT, y NVARCHAR(10))"
+        ))
+        .await
+        .unwrap();
+    // Only in another schema: an unqualified query would not find it (the start-up
+    // check used to accept it, and every request then failed).
+    assert!(
+        executor
+            .table_columns(None, &name)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a table in another schema is not the default schema's"
+    );
+    assert_eq!(
+        executor.table_columns(Some(&schema), &name).await.unwrap(),
+        ["x", "y"]
+    );
+    assert_eq!(
+        executor
+            .table_columns(Some(&schema.to_uppercase()), &name.to_uppercase())
+            .await
+            .unwrap(),
+        ["x", "y"],
+        "names compare without regard to case, as in queries"
+    );
+    executor
+        .batch_execute_raw(&format!("CREATE TABLE dbo.{name} (z INT)"))
+        .await
+        .unwrap();
+    assert_eq!(
+        executor.table_columns(None, &name).await.unwrap(),
+        ["z"],
+        "the default schema's table"
+    );
+    assert!(
+        executor
+            .table_columns(Some("no_such_schema"), &name)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        executor
+            .table_columns(None, &format!("{schema}.{name}"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dot is part of the name, not a qualifier"
+    );
 }
