@@ -87,10 +87,23 @@ impl TsqlDatabase {
         let admin = MssqlExecutor::connect(mssql_config(admin_url))
             .await
             .expect("MSSQL_TEST_URL is set but the server cannot be reached");
-        admin
-            .batch_execute_raw(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("CREATE DATABASE (the login needs the right to create databases)");
+        // Babelfish updates its catalogue without waiting for a concurrent CREATE
+        // DATABASE (another test's): "tuple concurrently updated". Such a failure
+        // created nothing; try again.
+        for attempt in 1.. {
+            match admin
+                .batch_execute_raw(&format!("CREATE DATABASE {name}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < 10 && format!("{e:?}").contains("concurrently updated") => {
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    panic!("CREATE DATABASE (the login needs the right to create databases): {e:?}")
+                }
+            }
+        }
         Self {
             admin_url: admin_url.to_owned(),
             name,
