@@ -376,3 +376,64 @@ async fn postgres_audit_events_round_trip() {
     let (exec, _guard) = common::postgres().await;
     common::audit_round_trip(Database::Postgres(exec)).await;
 }
+
+#[tokio::test]
+async fn postgres_table_columns_resolve_through_the_search_path() {
+    let (cfg, guard) = common::postgres_config().await;
+    let exec = PgExecutor::connect(cfg).await.unwrap();
+    // A table of the name in another schema, as leftovers of other runs might be: an
+    // unqualified query would not reach it, so neither may the catalogue lookup.
+    let elsewhere = common::SchemaGuard {
+        schema: common::unique_schema(),
+    };
+    let (home, other) = (&guard.schema, &elsewhere.schema);
+    exec.batch_execute_raw(&format!(
+        "CREATE SCHEMA {home}; CREATE SCHEMA {other};
+         CREATE TABLE {other}.lookalike (x int, y text);"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        exec.table_columns(None, "lookalike")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        exec.table_columns(Some(other), "lookalike").await.unwrap(),
+        ["x", "y"]
+    );
+    exec.batch_execute_raw(&format!(
+        "CREATE TABLE {home}.lookalike (z int, dropped int, \"Mixed\" int);
+         ALTER TABLE {home}.lookalike DROP COLUMN dropped;
+         CREATE TABLE {home}.\"CamelCase\" (a int);"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        exec.table_columns(None, "lookalike").await.unwrap(),
+        ["z", "Mixed"],
+        "the search path's table, without dropped columns"
+    );
+    // Names are quoted in queries, so they resolve with their exact case.
+    assert_eq!(exec.table_columns(None, "CamelCase").await.unwrap(), ["a"]);
+    assert!(
+        exec.table_columns(None, "camelcase")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        exec.table_columns(Some("no_such_schema"), "lookalike")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        exec.table_columns(None, "odd\"name.x")
+            .await
+            .unwrap()
+            .is_empty(),
+        "quotes and dots stay part of the name"
+    );
+}

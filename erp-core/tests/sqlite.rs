@@ -111,3 +111,30 @@ async fn sqlite_audit_events_round_trip() {
     let (db, _dir) = common::sqlite().await;
     common::audit_round_trip(db).await;
 }
+
+#[tokio::test]
+async fn sqlite_table_columns_follow_name_resolution() {
+    let (db, _dir) = common::sqlite().await;
+    let Database::Sqlite(exec) = &db else {
+        unreachable!()
+    };
+    exec.batch_execute_raw("CREATE TABLE lookalike (x INTEGER, y TEXT)")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.table_columns(None, "lookalike").await.unwrap(),
+        ["x", "y"]
+    );
+    assert_eq!(
+        db.table_columns(Some("main"), "lookalike").await.unwrap(),
+        ["x", "y"]
+    );
+    assert!(
+        db.table_columns(Some("elsewhere"), "lookalike")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a schema that is not attached holds no tables"
+    );
+    assert!(db.table_columns(None, "missing").await.unwrap().is_empty());
+}

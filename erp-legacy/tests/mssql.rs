@@ -521,3 +521,72 @@ async fn mssql_query_timeout_discards_the_connection_and_the_pool_recovers() {
         .unwrap();
     assert_eq!(rows[0].get::<i64>("x").unwrap(), 7);
 }
+
+#[tokio::test]
+async fn mssql_table_columns_resolve_like_unqualified_queries() {
+    let Some(config) = test_config() else { return };
+    let executor = connect(config.clone()).await;
+    let schema = format!("erp_l_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let name = table("cat");
+    let mut cleanup = Cleanup::new(&config);
+    cleanup.push(format!("DROP SCHEMA IF EXISTS {schema}"));
+    cleanup.push(format!("DROP TABLE IF EXISTS dbo.{name}"));
+    cleanup.push(format!("DROP TABLE IF EXISTS {schema}.{name}"));
+    // CREATE SCHEMA must be alone in its batch.
+    executor
+        .batch_execute_raw(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    executor
+        .batch_execute_raw(&format!(
+            "CREATE TABLE {schema}.{name} (x INT, y NVARCHAR(10))"
+        ))
+        .await
+        .unwrap();
+    // Only in another schema: an unqualified query would not find it (the start-up
+    // check used to accept it, and every request then failed).
+    assert!(
+        executor
+            .table_columns(None, &name)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a table in another schema is not the default schema's"
+    );
+    assert_eq!(
+        executor.table_columns(Some(&schema), &name).await.unwrap(),
+        ["x", "y"]
+    );
+    assert_eq!(
+        executor
+            .table_columns(Some(&schema.to_uppercase()), &name.to_uppercase())
+            .await
+            .unwrap(),
+        ["x", "y"],
+        "names compare without regard to case, as in queries"
+    );
+    executor
+        .batch_execute_raw(&format!("CREATE TABLE dbo.{name} (z INT)"))
+        .await
+        .unwrap();
+    assert_eq!(
+        executor.table_columns(None, &name).await.unwrap(),
+        ["z"],
+        "the default schema's table"
+    );
+    assert!(
+        executor
+            .table_columns(Some("no_such_schema"), &name)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        executor
+            .table_columns(None, &format!("{schema}.{name}"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dot is part of the name, not a qualifier"
+    );
+}

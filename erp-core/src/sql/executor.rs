@@ -54,8 +54,15 @@ pub trait Executor: Send + Sync + fmt::Debug {
     }
 
     /// The column names of `table` (in `schema`, when given), empty if there is no such
-    /// table. Used to check a configured mapping against the database at start-up. The
-    /// default asks `INFORMATION_SCHEMA.COLUMNS`, comparing names without regard to case.
+    /// table. Used to check a configured mapping against the database at start-up, so
+    /// it must find the table a query naming it would find: without a schema, the one
+    /// the connection's default resolves to (PostgreSQL: the `search_path`; SQL Server:
+    /// the default schema, then `dbo`; SQLite: temp, main, attached), never a table of
+    /// that name elsewhere. The executors of this workspace override it so.
+    ///
+    /// The default asks `INFORMATION_SCHEMA.COLUMNS`, comparing names without regard to
+    /// case; without a schema it matches the table in *any* schema, so it is only right
+    /// for a backend with one schema. Override it otherwise.
     async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
         use sea_query::{Expr, ExprTrait, Func, Query};
         let mut query = Query::select()

@@ -391,6 +391,11 @@ impl Executor for MssqlExecutor {
         Ok(out.iter().map(count).collect())
     }
 
+    /// Resolved with `OBJECT_ID`, as the queries resolve the name (see `catalog.rs`).
+    async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        super::catalog::table_columns(self, schema, table).await
+    }
+
     async fn ping(&self) -> Result<Duration> {
         let started = Instant::now();
         let mut conn = self.checkout().await?;

@@ -117,6 +117,12 @@
 //!   `SET NOCOUNT ON` reports 0.
 //! - Named instances need an explicit port (no SQL Browser lookups).
 //!
+//! # Catalogue
+//! [`Executor::table_columns`](erp_core::sql::Executor::table_columns) resolves the
+//! table with `OBJECT_ID`, as a query naming it would (without a schema: the login's
+//! default schema, then `dbo`), and lists its `sys.columns`; a table of that name in
+//! another schema does not count.
+//!
 //! Server error numbers map to [`erp_core::Error`] kinds: 2627/2601 → `Conflict`;
 //! 547 → `NotFound { entity: "referenced row" }` for a missing foreign-key target,
 //! `Conflict` for deleting a still-referenced row, `InvalidInput` for a CHECK (read from
@@ -128,6 +134,7 @@
 //! `Database`.
 
 mod bind;
+mod catalog;
 mod config;
 mod decode;
 mod error;

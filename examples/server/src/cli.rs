@@ -346,29 +346,18 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             out(format!("purged {n} expired sessions"));
         }
         Command::Legacy(cmd) => {
-            let db = database(&config).await?;
-            let state = crate::AppState::build(config).await?;
-            let legacy = state
-                .legacy
-                .as_ref()
-                .ok_or("the legacy database is not available (set MSSQL_SERVER and the other MSSQL_* variables; see the log above)")?;
+            // Only the legacy source: neither the auth stack nor a background check.
+            let legacy = crate::legacy_db::LegacySource::open(&config)
+                .await?
+                .ok_or("the legacy database is not available (set MSSQL_SERVER and the other MSSQL_* variables)")?;
+            legacy.check().await?;
             match cmd {
-                LegacyCommand::CheckSchema => {
-                    match legacy {
-                        crate::state::LegacySource::Mssql(r) => {
-                            r.mapping().check(r.executor()).await?
-                        }
-                        crate::state::LegacySource::Sqlite(r) => {
-                            r.mapping().check(r.executor()).await?
-                        }
-                    }
-                    out(format!(
-                        "the {} legacy database matches the mapping",
-                        legacy.backend()
-                    ));
-                }
+                LegacyCommand::CheckSchema => out(format!(
+                    "the {} legacy database matches the mapping",
+                    legacy.backend()
+                )),
                 LegacyCommand::Sync => {
-                    let report = legacy.sync(db).await?;
+                    let report = legacy.sync(database(&config).await?).await?;
                     for t in &report.tables {
                         out(format!(
                             "{}: {} rows in {} batches",

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use erp_core::{Error, Result, sql::DatabaseConfig};
+use erp_legacy::LegacyMapping;
 
 /// Where the embedded development database lives when `DATABASE_URL` is unset.
 pub const DEFAULT_SQLITE_PATH: &str = "data/erp-dev.sqlite";
@@ -29,6 +30,17 @@ pub enum AuthMode {
     Local,
     /// Every bearer token checked with the IAM service.
     IamService,
+}
+
+/// `LEGACY_SCHEMA_CHECK`: what a legacy database lacking mapped tables or columns does
+/// at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaCheck {
+    /// Refuse to start, naming what is missing (the default).
+    Strict,
+    /// Start; `/health` shows the legacy database down with the missing names and the
+    /// legacy routes answer 503 `LEGACY_DB_UNAVAILABLE`.
+    Warn,
 }
 
 /// Entra ID settings (present when `AZURE_CLIENT_ID` and `AZURE_TENANT_ID` are set).
@@ -70,7 +82,8 @@ pub struct ExternalSettings {
 /// The legacy SQL Server (present when `MSSQL_SERVER` is set).
 #[derive(Clone)]
 pub struct MssqlSettings {
-    /// `MSSQL_SERVER`, `MSSQL_PORT`, `MSSQL_DATABASE`, `MSSQL_USER`, `MSSQL_PASSWORD`, `MSSQL_TRUST_CERT`.
+    /// `MSSQL_SERVER`, `MSSQL_PORT`, `MSSQL_DATABASE`, `MSSQL_USER`, `MSSQL_PASSWORD`,
+    /// `MSSQL_TRUST_CERT`, `MSSQL_CONNECT_TIMEOUT`.
     pub config: erp_legacy::mssql::MssqlConfig,
 }
 
@@ -113,6 +126,11 @@ pub struct ServerConfig {
     pub external_fallback: bool,
     /// Legacy SQL Server, if configured.
     pub mssql: Option<MssqlSettings>,
+    /// The legacy table and column names: `LEGACY_MAPPING_FILE` (TOML), else the
+    /// defaults. A file that cannot be read or parsed is a configuration error.
+    pub legacy_mapping: LegacyMapping,
+    /// `LEGACY_SCHEMA_CHECK` (default strict).
+    pub legacy_schema_check: SchemaCheck,
     /// `ALLOWED_ORIGINS` (CORS), comma-separated.
     pub allowed_origins: Vec<String>,
     /// The sample legacy database (SQLite) used without `MSSQL_SERVER`, in development.
@@ -130,6 +148,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("azure", &self.azure.is_some())
             .field("external", &self.external.is_some())
             .field("mssql", &self.mssql)
+            .field("legacy_schema_check", &self.legacy_schema_check)
             .finish_non_exhaustive()
     }
 }
@@ -300,12 +319,34 @@ impl ServerConfig {
             None
         };
         let mssql = if get("MSSQL_SERVER").is_some() {
-            Some(MssqlSettings {
-                config: erp_legacy::mssql::MssqlConfig::from_env_lookup(|name| get(name))
-                    .map_err(|e| Error::config("MSSQL_*", e.to_string()))?,
-            })
+            let mut config = erp_legacy::mssql::MssqlConfig::from_env_lookup(|name| get(name))
+                .map_err(|e| Error::config("MSSQL_*", e.to_string()))?;
+            // Unset: the library's default (10 s).
+            if let Some(v) = get("MSSQL_CONNECT_TIMEOUT") {
+                let timeout = parse_duration("MSSQL_CONNECT_TIMEOUT", &v)?;
+                if timeout.is_zero() {
+                    return Err(Error::config("MSSQL_CONNECT_TIMEOUT", "must be above zero"));
+                }
+                config = config.with_connect_timeout(timeout);
+            }
+            Some(MssqlSettings { config })
         } else {
             None
+        };
+        let legacy_mapping = match get("LEGACY_MAPPING_FILE") {
+            Some(path) => LegacyMapping::from_file(std::path::Path::new(path.trim()))
+                .map_err(|e| Error::config("LEGACY_MAPPING_FILE", e.to_string()))?,
+            None => LegacyMapping::default(),
+        };
+        let legacy_schema_check = match get("LEGACY_SCHEMA_CHECK").as_deref().map(str::trim) {
+            None | Some("strict") => SchemaCheck::Strict,
+            Some("warn") => SchemaCheck::Warn,
+            Some(other) => {
+                return Err(Error::config(
+                    "LEGACY_SCHEMA_CHECK",
+                    format!("{other:?} is neither strict nor warn"),
+                ));
+            }
         };
         Ok(Self {
             bind,
@@ -322,6 +363,8 @@ impl ServerConfig {
             external,
             external_fallback: flag("EXTERNAL_AUTH_LOCAL_FALLBACK", false)?,
             mssql,
+            legacy_mapping,
+            legacy_schema_check,
             allowed_origins: get("ALLOWED_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -456,6 +499,68 @@ mod tests {
                 .to_string()
                 .contains("AZURE_TENANT_ID")
         );
+    }
+
+    #[test]
+    fn legacy_settings() {
+        let cfg = load(&[]).unwrap();
+        assert_eq!(cfg.legacy_schema_check, SchemaCheck::Strict);
+        assert_eq!(cfg.legacy_mapping, LegacyMapping::default());
+        assert_eq!(
+            load(&[("LEGACY_SCHEMA_CHECK", "warn")])
+                .unwrap()
+                .legacy_schema_check,
+            SchemaCheck::Warn
+        );
+        let err = load(&[("LEGACY_SCHEMA_CHECK", "lenient")]).unwrap_err();
+        assert!(err.to_string().contains("LEGACY_SCHEMA_CHECK"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mapping.toml");
+        std::fs::write(&file, "[clients]\ntable = \"tblCustomer\"\n").unwrap();
+        let path = file.to_str().unwrap();
+        let cfg = load(&[("LEGACY_MAPPING_FILE", path)]).unwrap();
+        assert_eq!(cfg.legacy_mapping.clients.table, "tblCustomer");
+        // A bad file is an error naming the variable, not a silent default.
+        std::fs::write(&file, "[clients]\ntabel = \"x\"\n").unwrap();
+        let err = load(&[("LEGACY_MAPPING_FILE", path)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LEGACY_MAPPING_FILE") && err.contains("tabel"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.toml");
+        let err = load(&[("LEGACY_MAPPING_FILE", missing.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LEGACY_MAPPING_FILE") && err.contains("missing.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mssql_connect_timeout() {
+        let base = [
+            ("MSSQL_SERVER", "db.local"),
+            ("MSSQL_DATABASE", "legacy"),
+            ("MSSQL_USER", "erp"),
+            ("MSSQL_PASSWORD", "Hunter2!xyz"),
+        ];
+        let cfg = load(&base).unwrap();
+        let mssql = cfg.mssql.unwrap().config;
+        assert_eq!(mssql.connect_timeout(), Duration::from_secs(10), "default");
+        let mut pairs = base.to_vec();
+        pairs.push(("MSSQL_CONNECT_TIMEOUT", "1500ms"));
+        let mssql = load(&pairs).unwrap().mssql.unwrap().config;
+        assert_eq!(mssql.connect_timeout(), Duration::from_millis(1500));
+        for bad in ["0s", "soon"] {
+            pairs.pop();
+            pairs.push(("MSSQL_CONNECT_TIMEOUT", bad));
+            let err = load(&pairs).unwrap_err().to_string();
+            assert!(err.contains("MSSQL_CONNECT_TIMEOUT"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -72,6 +72,14 @@ impl IntoResponse for ApiError {
                         "the legacy database is unavailable",
                     )
                 }
+                // Found by the start-up check (LEGACY_SCHEMA_CHECK=warn, or a database
+                // that answered only after start): the names are on /health and in the
+                // log, not for every caller.
+                LegacyError::SchemaMismatch { .. } => problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "LEGACY_DB_UNAVAILABLE",
+                    "the legacy database does not match the configured mapping",
+                ),
                 LegacyError::NotFound(what) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", what),
                 LegacyError::InvalidInput { field, .. } => problem(
                     StatusCode::BAD_REQUEST,

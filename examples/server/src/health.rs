@@ -7,7 +7,10 @@ use erp_core::sql::Executor;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::{
+    AppState,
+    legacy_db::{Legacy, LegacyStatus},
+};
 
 /// Longest a health probe waits for one dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,6 +68,29 @@ async fn ping_http(url: &str) -> Result<Duration, String> {
     }
 }
 
+/// The legacy database: its latency once the schema check has passed; before, why not
+/// (not checked yet, or the missing tables and columns).
+async fn legacy_check(legacy: &Legacy) -> (bool, Value) {
+    let source = legacy.source();
+    let (ok, mut check) = match legacy.status() {
+        LegacyStatus::Ready => probe(source.ping()).await,
+        LegacyStatus::Unchecked { reason } => (
+            false,
+            json!({ "status": "down", "error": format!("schema not checked yet: {reason}") }),
+        ),
+        LegacyStatus::Mismatch { problems } => (
+            false,
+            json!({
+                "status": "down",
+                "error": "the database does not match the mapping",
+                "missing": problems,
+            }),
+        ),
+    };
+    check["backend"] = json!(source.backend());
+    (ok, check)
+}
+
 /// 200 `ok` or `degraded` (the legacy database, the IdP keys, the external auth API or
 /// the IAM service are missing), 503 `down` (the ERP database is).
 pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
@@ -77,7 +103,7 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
         probe(app.db.ping()),
         async {
             match &app.legacy {
-                Some(legacy) => Some((probe(legacy.ping()).await, legacy.backend())),
+                Some(legacy) => Some(legacy_check(legacy).await),
                 None => None,
             }
         },
@@ -97,17 +123,9 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
     database["backend"] = json!(app.db.backend().as_str());
     let mut checks = json!({ "database": database });
     let mut degraded = false;
-    match legacy {
-        Some(((ok, mut check), backend)) => {
-            check["backend"] = json!(backend);
-            degraded |= !ok;
-            checks["legacy"] = check;
-        }
-        None if app.config.mssql.is_some() => {
-            degraded = true;
-            checks["legacy"] = json!({ "status": "down", "error": "not connected" });
-        }
-        None => {}
+    if let Some((ok, check)) = legacy {
+        degraded |= !ok;
+        checks["legacy"] = check;
     }
     if let Some(azure) = app.authenticator.azure() {
         let serving = azure.jwks().is_serving();

@@ -15,64 +15,18 @@ use erp_auth::{
 use erp_core::{
     FanoutAuditSink, NewTenant, TenantId, TenantRepository, TracingAuditSink,
     sql::{
-        Database, DatabaseConfig, Executor, RevocationListener, SqlAuditSink, SqlSessionStore,
+        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlSessionStore,
         SqlTenantRepository, SqlUserRepository, SqliteConfig,
     },
 };
-use erp_legacy::{
-    LegacyMapping, LegacyRepository, SqlLegacyRepository,
-    mssql::MssqlExecutor,
-    sync::{LegacySync, SyncReport, migrate_target},
-};
+use erp_legacy::sync::migrate_target;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
     config::{AuthMode, ServerConfig},
+    legacy_db::Legacy,
     seed,
 };
-
-/// The legacy database the server reads: SQL Server, or the embedded sample.
-#[derive(Debug, Clone)]
-pub enum LegacySource {
-    /// `MSSQL_SERVER`.
-    Mssql(SqlLegacyRepository<MssqlExecutor>),
-    /// The embedded sample database (development).
-    Sqlite(SqlLegacyRepository<Database>),
-}
-
-impl LegacySource {
-    /// The repository.
-    pub fn repo(&self) -> &dyn LegacyRepository {
-        match self {
-            Self::Mssql(r) => r,
-            Self::Sqlite(r) => r,
-        }
-    }
-
-    /// Copies the legacy data into `target`.
-    pub async fn sync(&self, target: Database) -> erp_legacy::Result<SyncReport> {
-        match self {
-            Self::Mssql(r) => LegacySync::new(r.clone(), target)?.run().await,
-            Self::Sqlite(r) => LegacySync::new(r.clone(), target)?.run().await,
-        }
-    }
-
-    /// Round trip to the legacy database.
-    pub async fn ping(&self) -> erp_core::Result<Duration> {
-        match self {
-            Self::Mssql(r) => r.executor().ping().await,
-            Self::Sqlite(r) => r.executor().ping().await,
-        }
-    }
-
-    /// `mssql` or `sqlite`.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Mssql(_) => "mssql",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-}
 
 /// Everything the handlers share.
 #[derive(Debug, Clone)]
@@ -93,8 +47,8 @@ pub struct AppState {
     pub guard: SessionGuard,
     /// Browser session cookies.
     pub cookies: SessionCookies,
-    /// The legacy database, when reachable at start-up.
-    pub legacy: Option<LegacySource>,
+    /// The legacy database, when one is configured (whether or not it answers).
+    pub legacy: Option<Legacy>,
     /// The tenant of logins that name none.
     pub default_tenant: TenantId,
     /// The configuration (secrets are not printed by its `Debug`).
@@ -224,7 +178,7 @@ impl AppState {
             login = login.with_external(client, config.external_fallback);
         }
 
-        let legacy = Self::legacy(&config).await;
+        let legacy = Legacy::start(&config).await?;
         Ok(Self {
             db,
             tenants,
@@ -240,49 +194,6 @@ impl AppState {
             metrics,
             listener,
         })
-    }
-
-    /// The legacy source. A SQL Server that is down at start-up is logged and the legacy
-    /// routes answer 503; a schema mismatch stops the start (a wrong mapping is not
-    /// something to discover one query at a time).
-    async fn legacy(config: &ServerConfig) -> Option<LegacySource> {
-        let mapping = match std::env::var("LEGACY_MAPPING_FILE") {
-            Ok(path) if !path.trim().is_empty() => {
-                match LegacyMapping::from_file(std::path::Path::new(&path)) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::error!("LEGACY_MAPPING_FILE: {e}");
-                        return None;
-                    }
-                }
-            }
-            _ => LegacyMapping::default(),
-        };
-        match &config.mssql {
-            Some(settings) => match MssqlExecutor::connect(settings.config.clone()).await {
-                Ok(exec) => match mapping.check(&exec).await {
-                    Ok(()) => Some(LegacySource::Mssql(SqlLegacyRepository::new(exec, mapping))),
-                    Err(e) => {
-                        tracing::error!("legacy schema check failed: {e}");
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::error!("legacy SQL Server unavailable at start-up: {e}");
-                    None
-                }
-            },
-            None => match &config.legacy_sqlite_path {
-                Some(path) => match seed::sample_legacy(path).await {
-                    Ok(db) => Some(LegacySource::Sqlite(SqlLegacyRepository::new(db, mapping))),
-                    Err(e) => {
-                        tracing::error!("sample legacy database: {e}");
-                        None
-                    }
-                },
-                None => None,
-            },
-        }
     }
 }
 

@@ -15,20 +15,25 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
+/// The configuration of a server whose files are in `dir`.
+fn config(dir: &std::path::Path) -> ServerConfig {
     let env: HashMap<&str, String> = HashMap::from([
         (
             "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("erp.sqlite").display()),
+            format!("sqlite://{}", dir.join("erp.sqlite").display()),
         ),
         ("SESSION_COOKIE_SECURE", "false".into()),
     ]);
     let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     // As without DATABASE_URL: seeded development users, sample legacy data.
     config.embedded_database = true;
-    config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
-    let state = AppState::build(config).await.unwrap();
+    config.legacy_sqlite_path = Some(dir.join("legacy.sqlite"));
+    config
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::build(config(dir.path())).await.unwrap();
     Server {
         app: router(state),
         _dir: dir,
@@ -260,6 +265,47 @@ async fn legacy_routes_and_sync() {
         .map(|t| t["rows"].as_u64().unwrap())
         .sum();
     assert_eq!(rows, 0, "idempotent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_schema_mismatch_stops_the_start_or_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mismatched = || {
+        let mut config = config(dir.path());
+        config.legacy_mapping.clients.code = "cust_code".into();
+        config
+    };
+    // Strict (the default): the start fails, naming the column.
+    let err = AppState::build(mismatched()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("column clients.cust_code does not exist"),
+        "{err}"
+    );
+    // Warn: it starts; /health names the column; the legacy routes answer 503.
+    let mut warn = mismatched();
+    warn.legacy_schema_check = erp_server::config::SchemaCheck::Warn;
+    let app = router(AppState::build(warn).await.unwrap());
+    let (status, health, _) = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["checks"]["legacy"]["status"], "down");
+    assert_eq!(
+        health["checks"]["legacy"]["missing"],
+        json!(["column clients.cust_code does not exist"])
+    );
+    let admin = login(&app, "admin", "admin123").await;
+    let t = admin["access_token"].as_str().unwrap();
+    for path in [
+        "/api/v1/mssql/clients",
+        "/api/v1/mssql/clients/C001",
+        "/api/v1/mssql/clearance/1",
+        "/api/v1/mssql/shipments?client=C001",
+    ] {
+        let (status, body, headers) = call(&app, "GET", path, Some(t), None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["code"], "LEGACY_DB_UNAVAILABLE");
+        assert_eq!(headers["content-type"], "application/problem+json");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

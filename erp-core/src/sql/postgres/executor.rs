@@ -290,6 +290,31 @@ impl Executor for PgExecutor {
         Ok(started.elapsed())
     }
 
+    /// Resolves the name the way the repositories' queries do: quoted (so with its exact
+    /// case, as sea-query quotes it) and, without a schema, through the connection's
+    /// `search_path` (`to_regclass`). `information_schema` would also list a table of
+    /// that name in any other schema, which a query would never reach.
+    async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        use sea_query::{Expr, ExprTrait, Func, Order, Query};
+        let name = match schema {
+            Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(table)),
+            None => quote_ident(table),
+        };
+        let query = Query::select()
+            .expr_as(Expr::cust("attname::text"), "column_name")
+            .from(("pg_catalog", "pg_attribute"))
+            .and_where(Expr::col("attrelid").eq(Func::cust("to_regclass").arg(Expr::val(name))))
+            // Literal, not bound: attnum is int2, a bound integer would be int4.
+            .and_where(Expr::cust("attnum > 0 AND NOT attisdropped"))
+            .order_by("attnum", Order::Asc)
+            .to_owned();
+        self.fetch_all(Scope::Global, &query.into())
+            .await?
+            .iter()
+            .map(|r| r.get::<String>("column_name"))
+            .collect()
+    }
+
     fn notification(&self, payload: &str) -> Option<Statement> {
         use sea_query::{Expr, Func, Query};
         Some(
@@ -302,6 +327,11 @@ impl Executor for PgExecutor {
                 .into(),
         )
     }
+}
+
+/// `name` as a quoted PostgreSQL identifier (`"` doubled).
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn count(output: &Output) -> u64 {

@@ -193,15 +193,32 @@ impl Executor for SqliteExecutor {
         .await
     }
 
-    async fn table_columns(&self, _schema: Option<&str>, table: &str) -> Result<Vec<String>> {
-        // SQLite has no INFORMATION_SCHEMA; its catalogue is the table_info pragma.
+    async fn table_columns(&self, schema: Option<&str>, table: &str) -> Result<Vec<String>> {
+        // SQLite has no INFORMATION_SCHEMA; its catalogue is the table_info pragma. With a
+        // NULL schema it looks the table up as an unqualified query does (temp, main,
+        // then attached databases); with one, only there.
         let table = table.to_owned();
+        let schema = schema.map(str::to_owned);
         self.with_conn(move |conn| {
+            // The pragma fails on a schema that is not attached; to the caller that is a
+            // table that does not exist, as on the other backends.
+            if let Some(schema) = &schema {
+                let attached: bool = conn
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = ?1)",
+                        [schema],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_sqlite_error)?;
+                if !attached {
+                    return Ok(Vec::new());
+                }
+            }
             let mut stmt = conn
-                .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+                .prepare_cached("SELECT name FROM pragma_table_info(?1, ?2)")
                 .map_err(map_sqlite_error)?;
             let names = stmt
-                .query_map([&table], |r| r.get::<_, String>(0))
+                .query_map(rusqlite::params![table, schema], |r| r.get::<_, String>(0))
                 .map_err(map_sqlite_error)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_sqlite_error)?;

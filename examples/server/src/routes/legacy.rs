@@ -10,16 +10,20 @@ use erp_legacy::Page;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{AppState, error::ApiError, state::LegacySource};
+use crate::{AppState, error::ApiError, legacy_db::LegacySource};
 
 type S = State<Arc<AppState>>;
 
+/// The legacy database, once its schema check has passed; 503 `LEGACY_DB_UNAVAILABLE`
+/// before (or without one configured).
 fn source(app: &AppState) -> Result<&LegacySource, ApiError> {
-    app.legacy
-        .as_ref()
-        .ok_or(ApiError::Legacy(erp_legacy::LegacyError::Unavailable(
-            erp_core::Error::unavailable(erp_core::Backend::Mssql, "not connected"),
-        )))
+    let legacy =
+        app.legacy
+            .as_ref()
+            .ok_or(ApiError::Legacy(erp_legacy::LegacyError::Unavailable(
+                erp_core::Error::unavailable(erp_core::Backend::Mssql, "not configured"),
+            )))?;
+    Ok(legacy.ready()?)
 }
 
 /// Query of the client search.
