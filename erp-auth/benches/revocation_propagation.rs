@@ -81,6 +81,7 @@ async fn main() {
             .unwrap();
         let principal = Principal {
             user_id: user.id,
+            kind: erp_core::PrincipalKind::User,
             tenant_id: tenant.id,
             username: "u".into(),
             display_name: None,

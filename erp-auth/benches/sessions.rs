@@ -53,6 +53,7 @@ fn bench(c: &mut Criterion) {
         let guard = SessionGuard::new(Arc::new(store));
         let local = Principal {
             user_id: user.id,
+            kind: erp_core::PrincipalKind::User,
             tenant_id: tenant.id,
             username: "u".into(),
             display_name: None,

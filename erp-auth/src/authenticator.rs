@@ -55,6 +55,7 @@ struct Inner {
     iam: Option<crate::iam::IamVerifier>,
     cache: Option<crate::cache::TokenCache>,
     max_token_bytes: usize,
+    audit: Option<AuditHandle>,
 }
 
 /// Builds an [`Authenticator`].
@@ -68,9 +69,27 @@ pub struct AuthenticatorBuilder {
     iam: Option<crate::iam::IamVerifier>,
     cache: Option<crate::cache::TokenCacheConfig>,
     max_token_bytes: usize,
+    audit: Option<AuditHandle>,
+}
+
+/// The audit sink, printable.
+#[derive(Clone)]
+struct AuditHandle(Arc<dyn erp_core::AuditSink>);
+
+impl std::fmt::Debug for AuditHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditSink")
+    }
 }
 
 impl AuthenticatorBuilder {
+    /// Records service (app-only token) access in `sink`: once per token, when it is
+    /// first verified (the verified-token cache answers the repeats).
+    pub fn with_audit(mut self, sink: Arc<dyn erp_core::AuditSink>) -> Self {
+        self.audit = Some(AuditHandle(sink));
+        self
+    }
+
     /// Caches verified tokens, so a repeated token costs a lookup instead of a
     /// signature check (see [`crate::cache`] for what is still checked every time).
     pub fn with_token_cache(mut self, config: crate::cache::TokenCacheConfig) -> Self {
@@ -146,6 +165,7 @@ impl AuthenticatorBuilder {
                 iam: self.iam,
                 cache: self.cache.map(crate::cache::TokenCache::new),
                 max_token_bytes: self.max_token_bytes,
+                audit: self.audit,
             }),
         })
     }
@@ -163,6 +183,7 @@ impl Authenticator {
             iam: None,
             cache: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            audit: None,
         }
     }
 
@@ -280,6 +301,9 @@ impl Authenticator {
                 return Err(AuthError::UnknownIssuer);
             };
         self.check_revocation(&principal).await?;
+        if principal.is_service() {
+            self.audit_service(&principal, &jwt.claims).await;
+        }
         let claims = Arc::new(jwt.claims);
         if let Some(cache) = &inner.cache {
             cache.insert(
@@ -297,6 +321,36 @@ impl Authenticator {
             );
         }
         Ok((principal, TokenClaims(claims)))
+    }
+
+    /// A service was let in with a token seen for the first time: it acts without a
+    /// person, so who (app id) and what it may do (roles) go to the audit trail.
+    async fn audit_service(&self, principal: &Principal, claims: &Claims) {
+        let roles: Vec<&str> = principal.roles.iter().map(|r| r.as_str()).collect();
+        tracing::info!(
+            target: "erp::audit",
+            kind = "service_access",
+            tenant = %principal.tenant_id,
+            service = %principal.username,
+            directory = claims.tid.as_deref().unwrap_or_default(),
+            roles = %roles.join(","),
+            "service principal authenticated"
+        );
+        let Some(sink) = &self.inner.audit else {
+            return;
+        };
+        let event =
+            erp_core::AuthEvent::new(principal.tenant_id, erp_core::AuthEventKind::ServiceAccess)
+                .with_user(principal.user_id)
+                .with_username(&principal.username)
+                .with_detail(format!(
+                    "app-only token of directory {}; roles: {}",
+                    claims.tid.as_deref().unwrap_or("?"),
+                    roles.join(",")
+                ));
+        if let Err(e) = sink.0.record(&event).await {
+            tracing::warn!(error = %e, "recording a service access in the audit trail failed");
+        }
     }
 
     /// The cached answer for `token`: `None` on a miss (verify it), `Some(result)` when

@@ -50,7 +50,8 @@ pub enum AuthError {
     /// A claim is missing or has the wrong value (audience, issuer, token type, ...).
     #[error("the token's claims are not acceptable: {0}")]
     InvalidClaims(&'static str),
-    /// The token's directory tenant (`tid`) is not allowed.
+    /// The token's directory tenant (`tid`) is not allowed (`AZURE_ALLOWED_TENANTS`): the
+    /// token is not valid for this API at all, so 401 `invalid_token`, not 403.
     #[error("the token's directory tenant is not allowed")]
     TenantNotAllowed,
     /// The tenant the token belongs to has no ERP tenant.
@@ -74,6 +75,15 @@ pub enum AuthError {
     /// The principal lacks the role a route requires.
     #[error("the principal lacks a required role")]
     Forbidden,
+    /// The token lacks a delegated scope or app role the route (or `AZURE_REQUIRED_SCOPES`)
+    /// requires: 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope=".."`.
+    /// `scope` comes from configuration (checked when the guard is built), never from
+    /// the request.
+    #[error("the token lacks a required scope or app role: {scope}")]
+    InsufficientScope {
+        /// The space-separated scopes (or app roles) any of which would do.
+        scope: std::sync::Arc<str>,
+    },
     /// The identity provider's keys cannot be obtained (IdP down beyond the stale bound).
     #[error("the identity provider's signing keys are unavailable")]
     KeysUnavailable,
@@ -109,12 +119,12 @@ impl AuthError {
     /// HTTP status to answer with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::TenantNotAllowed
-            | Self::TenantNotProvisioned
+            Self::TenantNotProvisioned
             | Self::TenantDisabled
             | Self::UserNotProvisioned
             | Self::AccountDisabled
             | Self::CsrfRejected
+            | Self::InsufficientScope { .. }
             | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::KeysUnavailable
             | Self::StoreUnavailable(_)
@@ -139,10 +149,11 @@ impl AuthError {
             | Self::InvalidSignature
             | Self::TokenRejected
             | Self::NotYetValid
+            | Self::TenantNotAllowed
             | Self::InvalidClaims(_) => "TOKEN_INVALID",
             Self::Expired => "TOKEN_EXPIRED",
             Self::SessionRevoked => "SESSION_REVOKED",
-            Self::TenantNotAllowed | Self::Forbidden | Self::CsrfRejected => "FORBIDDEN",
+            Self::Forbidden | Self::InsufficientScope { .. } | Self::CsrfRejected => "FORBIDDEN",
             Self::TenantNotProvisioned => "TENANT_NOT_PROVISIONED",
             Self::TenantDisabled => "TENANT_DISABLED",
             Self::UserNotProvisioned => "USER_NOT_PROVISIONED",
@@ -172,7 +183,7 @@ impl AuthError {
             Self::Expired => "the token has expired",
             Self::NotYetValid => "the token is not valid yet",
             Self::InvalidClaims(what) => what,
-            Self::TenantNotAllowed => "the directory tenant is not allowed",
+            Self::TenantNotAllowed => "the token's directory is not allowed for this API",
             Self::SessionRevoked => "the session has been revoked",
             Self::CsrfRejected => "missing or invalid CSRF token",
             Self::TenantNotProvisioned => "the tenant is not provisioned",
@@ -180,6 +191,7 @@ impl AuthError {
             Self::UserNotProvisioned => "the user is not provisioned",
             Self::AccountDisabled => "the account is disabled",
             Self::Forbidden => "a required role is missing",
+            Self::InsufficientScope { .. } => "a required scope or app role is missing",
             Self::KeysUnavailable => "the identity provider is unavailable",
             Self::StoreUnavailable(_) => "the user store is unavailable",
             Self::Config(_) => "authentication is not configured",
@@ -198,7 +210,7 @@ impl AuthError {
             // A failed login is not a bad bearer token.
             Self::InvalidCredentials => None,
             Self::MalformedHeader => Some("invalid_request"),
-            Self::Forbidden => Some("insufficient_scope"),
+            Self::Forbidden | Self::InsufficientScope { .. } => Some("insufficient_scope"),
             _ if self.status() == StatusCode::UNAUTHORIZED => Some("invalid_token"),
             _ => None,
         }
@@ -245,6 +257,16 @@ mod tests {
         assert_eq!(
             AuthError::Forbidden.bearer_error(),
             Some("insufficient_scope")
+        );
+        // A token from a directory outside the allowed list is not valid for this API.
+        assert_eq!(
+            AuthError::TenantNotAllowed.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(AuthError::TenantNotAllowed.code(), "TOKEN_INVALID");
+        assert_eq!(
+            AuthError::TenantNotAllowed.bearer_error(),
+            Some("invalid_token")
         );
     }
 }

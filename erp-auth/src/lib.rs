@@ -62,5 +62,8 @@ pub use authenticator::{
 };
 pub use error::AuthError;
 #[cfg(feature = "axum")]
-pub use extract::{Authenticated, MissingPrincipal};
-pub use layer::{AuthLayer, AuthService, require_any_role, require_role};
+pub use extract::{Authenticated, AuthenticatedToken, MissingPrincipal};
+pub use layer::{
+    AuthLayer, AuthService, require_any_role, require_any_scope, require_app_role, require_role,
+    require_scope,
+};

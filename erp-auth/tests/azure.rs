@@ -221,7 +221,7 @@ async fn time_issuer_audience_and_tenant_are_enforced() {
     // Expired within the leeway is still fine.
     let token = env.fake.token().claim("exp", now - 30).build();
     assert_eq!(bearer(&env.app, &token).await.status, StatusCode::OK);
-    // A directory that is not allowed: 403, the token itself is fine.
+    // A directory that is not allowed: the token is not valid for this API (401).
     let token = env
         .fake
         .token()
@@ -229,7 +229,15 @@ async fn time_issuer_audience_and_tenant_are_enforced() {
         .claim("iss", env.fake.v2_issuer(OTHER_TID))
         .build();
     let reply = bearer(&env.app, &token).await;
-    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    assert_401(&reply, "TOKEN_INVALID");
+    assert!(
+        reply.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""),
+        "{:?}",
+        reply.headers
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -405,7 +413,7 @@ async fn a_key_from_another_issuer_does_not_validate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_are_linked_by_email_provisioned_or_refused() {
-    // Linking: an existing local user with the token's e-mail gets the oid.
+    // Linking: an existing local user with the token's verified e-mail gets the oid.
     let env = env_with(Options {
         auto_provision: false,
         ..Options::default()
@@ -419,7 +427,13 @@ async fn users_are_linked_by_email_provisioned_or_refused() {
         )
         .await
         .unwrap();
-    let reply = bearer(&env.app, &env.fake.token().build()).await;
+    let verified = env
+        .fake
+        .token()
+        .claim("email", "alice@contoso.example")
+        .claim("xms_edov", true)
+        .build();
+    let reply = bearer(&env.app, &verified).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["user_id"], local.id.to_string());
     let linked = env

@@ -46,8 +46,8 @@ pub use error::{Backend, BoxError, Error, Result};
 pub use id::{TenantId, UserId};
 pub use model::{
     AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant,
-    NewUser, Principal, RefreshOutcome, RefreshToken, RevocationEvent, RevocationWatermarks, Role,
-    Session, SessionId, Tenant, User,
+    NewUser, Principal, PrincipalKind, RefreshOutcome, RefreshToken, RevocationEvent,
+    RevocationWatermarks, Role, Session, SessionId, Tenant, User,
 };
 pub use repo::{
     AuditSink, FanoutAuditSink, RefreshTokenStore, SessionStore, TenantRepository,

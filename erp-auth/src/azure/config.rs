@@ -1,6 +1,10 @@
 use std::time::Duration;
 
+use super::AzureCloud;
 use crate::AuthError;
+
+/// `tenant` values that name the multi-tenant endpoints rather than one directory.
+const MULTI_TENANT: [&str; 2] = ["organizations", "common"];
 
 /// Settings of the Entra ID verifier.
 ///
@@ -16,9 +20,14 @@ use crate::AuthError;
 #[derive(Debug, Clone)]
 pub struct AzureAdConfig {
     pub(crate) authority_host: String,
+    pub(crate) cloud: AzureCloud,
     pub(crate) tenant: String,
     pub(crate) client_id: String,
     pub(crate) allowed_tenants: Vec<String>,
+    /// `AZURE_ALLOWED_TENANTS=*`: any directory (dangerous, see the docs).
+    pub(crate) any_tenant: bool,
+    /// Delegated tokens need at least one of these in `scp` (`AZURE_REQUIRED_SCOPES`).
+    pub(crate) required_scopes: Vec<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) leeway: Duration,
     pub(crate) jwks_cache_ttl: Duration,
@@ -43,6 +52,9 @@ impl AzureAdConfig {
         };
         Self {
             authority_host: "https://login.microsoftonline.com".into(),
+            cloud: AzureCloud::GLOBAL.into(),
+            any_tenant: false,
+            required_scopes: Vec::new(),
             audiences: vec![client_id.clone(), format!("api://{client_id}")],
             tenant,
             client_id,
@@ -57,24 +69,87 @@ impl AzureAdConfig {
     }
 
     /// The login host (`AZURE_AUTHORITY_HOST`), e.g. a national cloud or a test fake.
+    /// Discovery and keys are fetched there; the issuer forms of tokens follow the cloud
+    /// of that host ([`AzureCloud::for_authority_host`]) unless
+    /// [`with_cloud`](Self::with_cloud) says otherwise.
     pub fn with_authority_host(mut self, host: impl Into<String>) -> Self {
         self.authority_host = host.into().trim_end_matches('/').to_owned();
+        self.cloud = AzureCloud::for_authority_host(&self.authority_host);
+        self
+    }
+
+    /// The cloud whose issuer forms tokens must have, when it differs from what the
+    /// authority host implies (a proxy or test fake standing in for a national cloud).
+    /// Call after [`with_authority_host`](Self::with_authority_host).
+    pub fn with_cloud(mut self, cloud: impl Into<AzureCloud>) -> Self {
+        self.cloud = cloud.into();
         self
     }
 
     /// Directory ids whose tokens are accepted (`AZURE_ALLOWED_TENANTS`); replaces the default
-    /// (the configured tenant).
+    /// (the configured tenant). `*` accepts any directory: every Entra ID tenant in the
+    /// world can then obtain tokens for a multi-tenant app, so use it only when the
+    /// ERP tenant binding, roles and scopes are what keeps strangers out.
     pub fn with_allowed_tenants<I, S>(mut self, tenants: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_tenants = tenants
+        let list: Vec<String> = tenants
             .into_iter()
             .map(|t| t.into().trim().to_ascii_lowercase())
             .filter(|t| !t.is_empty())
             .collect();
+        self.any_tenant = list.iter().any(|t| t == "*");
+        self.allowed_tenants = list.into_iter().filter(|t| t != "*").collect();
         self
+    }
+
+    /// Delegated (user) tokens must carry at least one of these scopes in `scp`
+    /// (`AZURE_REQUIRED_SCOPES`, space-separated), as Microsoft.Identity.Web's
+    /// `RequiredScope` does; otherwise 403 `insufficient_scope`. App-only tokens carry no
+    /// `scp` and are not affected (guard them with `require_app_role`).
+    pub fn with_required_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_scopes = scopes
+            .into_iter()
+            .map(|s| s.into().trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        self
+    }
+
+    /// The required scopes.
+    pub fn required_scopes(&self) -> &[String] {
+        &self.required_scopes
+    }
+
+    /// True if any directory is accepted (`AZURE_ALLOWED_TENANTS=*`).
+    pub fn accepts_any_tenant(&self) -> bool {
+        self.any_tenant
+    }
+
+    /// True if `tid` (lower case) may present tokens.
+    pub(crate) fn tenant_allowed(&self, tid: &str) -> bool {
+        self.any_tenant || self.allowed_tenants.iter().any(|t| t == tid)
+    }
+
+    /// True for `organizations` / `common` (metadata from the multi-tenant endpoint).
+    pub fn is_multi_tenant(&self) -> bool {
+        MULTI_TENANT.contains(&self.tenant.as_str())
+    }
+
+    /// The cloud of the issuer forms.
+    pub fn cloud(&self) -> &AzureCloud {
+        &self.cloud
+    }
+
+    /// The API's application (client) id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// Adds an accepted audience besides the client id and `api://{client id}`.
@@ -139,7 +214,12 @@ impl AzureAdConfig {
 
     /// The v2 issuer of directory `tid`.
     pub(crate) fn v2_issuer(&self, tid: &str) -> String {
-        format!("{}/{tid}/v2.0", self.authority_host)
+        format!("{}/{tid}/v2.0", self.cloud.issuer_host())
+    }
+
+    /// The v1 issuer of directory `tid`.
+    pub(crate) fn v1_issuer(&self, tid: &str) -> String {
+        format!("{}{tid}/", self.cloud.v1_issuer_prefix())
     }
 
     /// Checks the settings once, when the verifier is built.
@@ -157,7 +237,7 @@ impl AzureAdConfig {
                 "AZURE_TENANT_ID is not a tenant id".into(),
             ));
         }
-        if self.allowed_tenants.is_empty() {
+        if self.allowed_tenants.is_empty() && !self.any_tenant {
             return Err(AuthError::Config(
                 "no allowed tenants: set AZURE_TENANT_ID to a directory id or list AZURE_ALLOWED_TENANTS".into(),
             ));
@@ -171,6 +251,11 @@ impl AzureAdConfig {
                 "allowed tenant {bad:?} is not a directory id"
             )));
         }
+        if let Some(bad) = self.required_scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(AuthError::Config(format!(
+                "AZURE_REQUIRED_SCOPES entry {bad:?} is not a scope name"
+            )));
+        }
         if !(self.authority_host.starts_with("https://")
             || self.authority_host.starts_with("http://127.0.0.1")
             || self.authority_host.starts_with("http://localhost"))
@@ -181,6 +266,14 @@ impl AzureAdConfig {
         }
         Ok(())
     }
+}
+
+/// RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, so it can be quoted in a
+/// `WWW-Authenticate` header without escaping.
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 #[cfg(test)]
@@ -218,5 +311,15 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        let any = AzureAdConfig::new("organizations", "c").with_allowed_tenants(["*"]);
+        assert!(any.validate().is_ok() && any.accepts_any_tenant() && any.is_multi_tenant());
+        assert!(any.tenant_allowed("5d2c7b7e-6a4f-4c1e-9b0e-1f2a3b4c5d6e"));
+        assert!(
+            AzureAdConfig::new(tid, "c")
+                .with_required_scopes(["bad\"scope"])
+                .validate()
+                .is_err()
+        );
+        assert!(is_scope_token("api://x/Books.Read") && !is_scope_token("a b"));
     }
 }

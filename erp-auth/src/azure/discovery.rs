@@ -7,6 +7,10 @@ use super::AzureAdConfig;
 pub(crate) struct Discovery {
     pub(crate) issuer: String,
     pub(crate) jwks_uri: String,
+    /// The v2 issuer with `{tenantid}` in place of the directory: as published by the
+    /// multi-tenant endpoints, or derived from a single directory's issuer.
+    #[serde(skip)]
+    pub(crate) issuer_template: String,
 }
 
 /// Why a fetch failed; logged, never shown to clients.
@@ -51,15 +55,21 @@ pub(crate) async fn discover(
     client: &reqwest::Client,
     config: &AzureAdConfig,
 ) -> Result<Discovery, FetchError> {
-    let doc: Discovery = get_json(client, &config.discovery_url()).await?;
-    let expected_prefix = format!("{}/", config.authority_host);
-    if !doc.issuer.starts_with(&expected_prefix) {
+    let mut doc: Discovery = get_json(client, &config.discovery_url()).await?;
+    let template = config.v2_issuer("{tenantid}");
+    let own = config.v2_issuer(&config.tenant);
+    // The multi-tenant endpoints publish the template itself; a directory's endpoint its
+    // own issuer. Anything else does not speak for this cloud and tenant.
+    if doc.issuer == template || doc.issuer.eq_ignore_ascii_case(&own) {
+        doc.issuer_template = template;
+    } else {
         return Err(FetchError::Malformed(format!(
-            "issuer {:?} is not under the authority {}",
-            doc.issuer, config.authority_host
+            "issuer {:?} is neither {template:?} nor {own:?}",
+            doc.issuer
         )));
     }
-    if !(doc.jwks_uri.starts_with("https://") || doc.jwks_uri.starts_with(&expected_prefix)) {
+    let authority_prefix = format!("{}/", config.authority_host);
+    if !(doc.jwks_uri.starts_with("https://") || doc.jwks_uri.starts_with(&authority_prefix)) {
         return Err(FetchError::Malformed("jwks_uri is not https".into()));
     }
     Ok(doc)

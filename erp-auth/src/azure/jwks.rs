@@ -153,6 +153,15 @@ impl JwksCache {
         &self.inner.metrics
     }
 
+    /// The v2 issuer template (`{tenantid}`) of the discovery document, once fetched.
+    pub(crate) fn issuer_template(&self) -> Option<String> {
+        self.inner
+            .discovery
+            .load()
+            .as_ref()
+            .map(|d| d.issuer_template.clone())
+    }
+
     /// Number of keys held now.
     pub fn key_count(&self) -> usize {
         self.inner.keys.load().as_ref().map_or(0, |k| k.keys.len())

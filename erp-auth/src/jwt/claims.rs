@@ -119,6 +119,23 @@ pub struct Claims {
     /// Group overage in other tokens (`{"groups": "src1"}`).
     #[serde(default, rename = "_claim_names")]
     pub claim_names: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Entra ID token kind (optional claim): `app` for app-only tokens, `user` otherwise.
+    #[serde(default)]
+    pub idtyp: Option<String>,
+    /// v2: the client application's id.
+    #[serde(default)]
+    pub azp: Option<String>,
+    /// v1: the client application's id.
+    #[serde(default)]
+    pub appid: Option<String>,
+    /// v1: the client application's display name (app-only tokens).
+    #[serde(default)]
+    pub app_displayname: Option<String>,
+    /// Entra ID "e-mail domain owner verified" (optional claim `xms_edov`): the issuing
+    /// directory verified the domain of the `email` claim. Sent as a boolean, sometimes
+    /// as a string (`"1"`, `"true"`).
+    #[serde(default)]
+    pub xms_edov: Option<serde_json::Value>,
     /// ID tokens carry a `nonce`; access tokens never do.
     #[serde(default)]
     pub nonce: Option<serde_json::Value>,
@@ -136,6 +153,57 @@ impl Claims {
                 .claim_names
                 .as_ref()
                 .is_some_and(|m| m.contains_key("groups"))
+    }
+
+    /// True for an app-only (client credentials) token: `idtyp=app`, or, without that
+    /// optional claim, no delegated `scp` and an `oid` equal to the `sub` (a service
+    /// principal acting as itself). `idtyp=user` is never app-only.
+    pub fn is_app_only(&self) -> bool {
+        match self.idtyp.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("app") => true,
+            Some(_) => false,
+            None => {
+                self.scp.is_none()
+                    && self
+                        .oid
+                        .as_deref()
+                        .is_some_and(|oid| self.sub.as_deref() == Some(oid))
+            }
+        }
+    }
+
+    /// The delegated scopes (`scp`, space-separated).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scp
+            .as_deref()
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+    }
+
+    /// True if `scp` holds `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    /// True if the `roles` claim holds `role` (an app role / application permission).
+    pub fn has_app_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The client application's id: `azp` (v2) or `appid` (v1).
+    pub fn client_app_id(&self) -> Option<&str> {
+        self.azp.as_deref().or(self.appid.as_deref())
+    }
+
+    /// True if the directory states it verified the domain of the `email` claim
+    /// (`xms_edov`).
+    pub fn email_domain_verified(&self) -> bool {
+        match &self.xms_edov {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::Number(n)) => n.as_u64() == Some(1),
+            Some(serde_json::Value::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
+            _ => false,
+        }
     }
 
     /// The best e-mail-like sign-in name: `email`, else `preferred_username`, else `upn`,
@@ -218,5 +286,48 @@ mod tests {
         assert_eq!(c.username(), Some("Alice"));
         assert!(parse(r#"{"hasgroups":true}"#).unwrap().has_group_overage());
         assert!(!parse("{}").unwrap().has_group_overage());
+    }
+
+    #[test]
+    fn app_only_tokens_and_scopes() {
+        let app = parse(r#"{"idtyp":"app","oid":"o","sub":"s","roles":["Sync.Run"]}"#).unwrap();
+        assert!(app.is_app_only());
+        assert!(app.has_app_role("Sync.Run"));
+        // Without idtyp: no scp and oid == sub.
+        assert!(parse(r#"{"oid":"o","sub":"o"}"#).unwrap().is_app_only());
+        assert!(
+            !parse(r#"{"oid":"o","sub":"o","scp":"x"}"#)
+                .unwrap()
+                .is_app_only()
+        );
+        assert!(!parse(r#"{"oid":"o","sub":"s"}"#).unwrap().is_app_only());
+        assert!(
+            !parse(r#"{"idtyp":"user","oid":"o","sub":"o"}"#)
+                .unwrap()
+                .is_app_only()
+        );
+        let user = parse(r#"{"scp":"Books.Read  access_as_user"}"#).unwrap();
+        assert!(user.has_scope("access_as_user") && user.has_scope("Books.Read"));
+        assert!(!user.has_scope("Books"));
+    }
+
+    #[test]
+    fn xms_edov_forms() {
+        for yes in [
+            r#"{"xms_edov":true}"#,
+            r#"{"xms_edov":"1"}"#,
+            r#"{"xms_edov":"true"}"#,
+            r#"{"xms_edov":1}"#,
+        ] {
+            assert!(parse(yes).unwrap().email_domain_verified(), "{yes}");
+        }
+        for no in [
+            "{}",
+            r#"{"xms_edov":false}"#,
+            r#"{"xms_edov":"0"}"#,
+            r#"{"xms_edov":null}"#,
+        ] {
+            assert!(!parse(no).unwrap().email_domain_verified(), "{no}");
+        }
     }
 }

@@ -7,10 +7,15 @@ mod guard;
 #[allow(clippy::module_inception)]
 mod layer;
 mod response;
+mod scope;
 mod service;
 
 pub use future::ResponseFuture;
 pub use guard::{RequireRole, RequireRoleLayer, require_any_role, require_role};
 pub use layer::AuthLayer;
 pub use response::{AuthBody, problem_response};
+pub use scope::{
+    RequireScope, RequireScopeLayer, ScopeRejection, require_any_scope, require_app_role,
+    require_scope,
+};
 pub use service::AuthService;

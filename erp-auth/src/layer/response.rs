@@ -37,13 +37,18 @@ pub fn problem_response(err: &AuthError) -> Response<Full<Bytes>> {
         || status == http::StatusCode::UNAUTHORIZED
         || err.bearer_error().is_some();
     if challenge_needed {
-        let challenge = match err.bearer_error() {
+        let mut challenge = match err.bearer_error() {
             Some(error) => format!(
                 "Bearer realm=\"erp\", error=\"{error}\", error_description=\"{}\"",
                 err.description()
             ),
             None => "Bearer realm=\"erp\"".to_owned(),
         };
+        if let AuthError::InsufficientScope { scope } = err {
+            // RFC 6750 §3: the scope the request needed. It comes from configuration,
+            // checked to be scope-tokens (no quote or backslash) when the guard was built.
+            challenge.push_str(&format!(", scope=\"{scope}\""));
+        }
         // Static ASCII text: always a valid header value.
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             headers.insert(header::WWW_AUTHENTICATE, v);
@@ -88,6 +93,16 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .contains("insufficient_scope")
+        );
+        let scope = problem_response(&AuthError::InsufficientScope {
+            scope: "Books.Read Books.ReadWrite".into(),
+        });
+        assert_eq!(scope.status(), 403);
+        let challenge = scope.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"")
+                && challenge.ends_with("scope=\"Books.Read Books.ReadWrite\""),
+            "{challenge}"
         );
         let down = problem_response(&AuthError::KeysUnavailable);
         assert_eq!(down.status(), 503);

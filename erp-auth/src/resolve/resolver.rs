@@ -1,8 +1,10 @@
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use erp_core::{
-    AuthMethod, Error as CoreError, NewUser, Principal, Role, SessionId, Tenant, TenantId,
-    TenantRepository, User, UserId, UserRepository,
+    AuthMethod, Error as CoreError, NewUser, Principal, PrincipalKind, Role, SessionId, Tenant,
+    TenantId, TenantRepository, User, UserId, UserRepository,
 };
 
 use super::RoleMapper;
@@ -11,9 +13,19 @@ use crate::{AuthError, jwt::Claims};
 /// Resolves verified claims to the local user.
 ///
 /// Entra ID tokens: the ERP tenant bound to the token's `tid` (or the default tenant),
-/// then the user by `oid`, else by e-mail (linking the `oid` on first sign-in), else a new
-/// user when auto-provisioning is on, else `USER_NOT_PROVISIONED`. Local tokens: the
-/// user by `sub` in the token's tenant. Inactive tenants and users are refused.
+/// then
+/// - app-only tokens (client credentials): a [`PrincipalKind::Service`] principal, never
+///   a user row, never linked by e-mail, roles only from its app roles;
+/// - delegated tokens: the user by `oid`, else by an e-mail *verified for that
+///   directory* (linking the `oid` on first sign-in, see
+///   [`with_verified_domains`](Self::with_verified_domains)), else a new user when
+///   auto-provisioning is on, else `USER_NOT_PROVISIONED`.
+///
+/// Roles are the user's locally granted roles plus the roles the role map grants for
+/// the groups and app roles of *this* token (or the default role when it grants none):
+/// directory roles are never stored, so a role removed in Entra ID is gone with the next
+/// token. Local tokens: the user by `sub` in the token's tenant. Inactive tenants and
+/// users are refused.
 #[derive(Clone)]
 pub struct UserResolver {
     users: Arc<dyn UserRepository>,
@@ -22,6 +34,9 @@ pub struct UserResolver {
     default_role: Option<Role>,
     role_mapper: RoleMapper,
     default_tenant: Option<TenantId>,
+    default_directory: Option<String>,
+    /// Directory id -> domains its administrators verified (lower case).
+    verified_domains: HashMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for UserResolver {
@@ -31,6 +46,8 @@ impl std::fmt::Debug for UserResolver {
             .field("default_role", &self.default_role)
             .field("role_mapper", &self.role_mapper)
             .field("default_tenant", &self.default_tenant)
+            .field("default_directory", &self.default_directory)
+            .field("verified_domains", &self.verified_domains)
             .finish_non_exhaustive()
     }
 }
@@ -49,7 +66,42 @@ impl UserResolver {
             default_role: None,
             role_mapper: RoleMapper::new(),
             default_tenant: None,
+            default_directory: None,
+            verified_domains: HashMap::new(),
         }
+    }
+
+    /// The directory whose users belong to the default tenant (single-tenant apps:
+    /// `AZURE_TENANT_ID`). E-mail linking happens only in an ERP tenant that belongs to
+    /// the token's directory: one bound to it (`tenant create --azure-tenant-id`), or the
+    /// default tenant for this directory. A default tenant shared by several
+    /// directories never links by e-mail.
+    pub fn with_default_directory(mut self, directory: Option<String>) -> Self {
+        self.default_directory = directory.map(|d| d.trim().to_ascii_lowercase());
+        self
+    }
+
+    /// Declares `domains` verified by the administrators of `directory`
+    /// (`AZURE_VERIFIED_DOMAINS`): a token of that directory whose e-mail (or sign-in
+    /// name) is in one of them may link an existing local user with that e-mail, in an
+    /// ERP tenant that belongs to the directory. Without such a declaration, only an
+    /// `email` the directory marks as verified (`xms_edov`) links.
+    pub fn with_verified_domains<I, S>(mut self, directory: &str, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let entry = self
+            .verified_domains
+            .entry(directory.trim().to_ascii_lowercase())
+            .or_default();
+        for d in domains {
+            let d = d.into().trim().trim_start_matches('@').to_ascii_lowercase();
+            if !d.is_empty() && !entry.contains(&d) {
+                entry.push(d);
+            }
+        }
+        self
     }
 
     /// Creates unknown directory users on first sign-in (`AZURE_AUTO_PROVISION`).
@@ -58,7 +110,9 @@ impl UserResolver {
         self
     }
 
-    /// Role given to provisioned users the role map grants nothing (`AZURE_DEFAULT_ROLE`).
+    /// Role of directory users who hold no role: none granted locally and none the role
+    /// map grants for their token (`AZURE_DEFAULT_ROLE`). Computed per token, never
+    /// stored; services never get it.
     pub fn with_default_role(mut self, role: Option<Role>) -> Self {
         self.default_role = role;
         self
@@ -101,36 +155,38 @@ impl UserResolver {
         let tid = claims
             .tid
             .as_deref()
-            .ok_or(AuthError::InvalidClaims("no tenant id"))?;
+            .ok_or(AuthError::InvalidClaims("no tenant id"))?
+            .to_ascii_lowercase();
         let oid = claims
             .oid
             .as_deref()
             .ok_or(AuthError::InvalidClaims("no object id"))?;
         let bound = self
             .tenants
-            .by_azure_tenant_id(tid)
+            .by_azure_tenant_id(&tid)
             .await
             .map_err(store_error)?;
         let tenant = self.active_tenant(bound).await?;
-        let mapped = self.role_mapper.map(claims);
-        if claims.has_group_overage() && !self.role_mapper.is_empty() {
-            tracing::debug!(
-                tenant = %tenant.id,
-                "token has group overage: groups are not in the token, only app roles are mapped"
-            );
+        if claims.is_app_only() {
+            return Ok(self.service_principal(&tenant, &tid, oid, claims));
         }
-        let user = self
-            .find_or_provision(tenant.id, oid, claims, &mapped)
-            .await?;
+        let directory_roles = self.directory_roles(&tenant, claims, &claims.groups);
+        let user = self.find_or_provision(&tenant, &tid, oid, claims).await?;
         if !user.is_active {
             return Err(AuthError::AccountDisabled);
         }
+        // Local grants (stored) plus what this token's groups and app roles grant now;
+        // the default role only for someone neither grants anything.
         let mut roles = user.roles.clone();
-        roles.extend(mapped);
+        roles.extend(directory_roles);
+        if roles.is_empty() {
+            roles.extend(self.default_role.iter().cloned());
+        }
         roles.sort();
         roles.dedup();
         Ok(Principal {
             user_id: user.id,
+            kind: PrincipalKind::User,
             tenant_id: tenant.id,
             username: user.username,
             display_name: user.display_name.or_else(|| claims.name.clone()),
@@ -147,32 +203,120 @@ impl UserResolver {
         })
     }
 
-    async fn find_or_provision(
+    /// The roles a delegated token's app roles and `groups` grant.
+    fn directory_roles(&self, tenant: &Tenant, claims: &Claims, groups: &[String]) -> Vec<Role> {
+        let mapped = self.role_mapper.map_sources(&claims.roles, groups);
+        if claims.has_group_overage() && groups.is_empty() && !self.role_mapper.is_empty() {
+            tracing::debug!(
+                tenant = %tenant.id,
+                "token has group overage and no group source: only app roles are mapped"
+            );
+        }
+        mapped
+    }
+
+    /// An application acting as itself: no user row, no e-mail, roles from its app
+    /// roles only (groups are never in app-only tokens, the default role is for people).
+    fn service_principal(
         &self,
-        tenant: TenantId,
+        tenant: &Tenant,
+        tid: &str,
         oid: &str,
         claims: &Claims,
-        mapped: &[Role],
+    ) -> Principal {
+        let app = claims.client_app_id().unwrap_or(oid);
+        Principal {
+            user_id: service_user_id(tid, oid),
+            kind: PrincipalKind::Service,
+            tenant_id: tenant.id,
+            username: format!("app:{app}"),
+            display_name: claims.app_displayname.clone(),
+            email: None,
+            roles: self.role_mapper.map_sources(&claims.roles, &[]),
+            auth_method: AuthMethod::AzureAd,
+            session_id: None,
+            issued_at: claims
+                .iat
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            expires_at: claims
+                .exp
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+        }
+    }
+
+    /// True if the ERP tenant belongs to directory `tid` alone.
+    fn tenant_of_directory(&self, tenant: &Tenant, tid: &str) -> bool {
+        match tenant.azure_tenant_id.as_deref() {
+            Some(bound) => bound.eq_ignore_ascii_case(tid),
+            None => {
+                Some(tenant.id) == self.default_tenant
+                    && self.default_directory.as_deref() == Some(tid)
+            }
+        }
+    }
+
+    /// The token's e-mail when it is verified for its directory, in an ERP tenant of
+    /// that directory: the `email` claim with `xms_edov`, or a sign-in name in a domain
+    /// configured as verified for the directory. `None`: the address proves nothing
+    /// (Entra ID does not promise `email` is verified or unique across directories;
+    /// linking on it is the "nOAuth" account takeover).
+    fn verified_email<'c>(
+        &self,
+        tenant: &Tenant,
+        tid: &str,
+        claims: &'c Claims,
+    ) -> Option<&'c str> {
+        if claims.is_app_only() || !self.tenant_of_directory(tenant, tid) {
+            return None;
+        }
+        if claims.email_domain_verified()
+            && let Some(email) = claims.email.as_deref().filter(|e| e.contains('@'))
+        {
+            return Some(email);
+        }
+        let domains = self.verified_domains.get(tid)?;
+        [
+            &claims.email,
+            &claims.preferred_username,
+            &claims.upn,
+            &claims.unique_name,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|v| {
+            v.rsplit_once('@')
+                .is_some_and(|(_, d)| domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+        })
+    }
+
+    async fn find_or_provision(
+        &self,
+        tenant: &Tenant,
+        tid: &str,
+        oid: &str,
+        claims: &Claims,
     ) -> Result<User, AuthError> {
+        let tenant_id = tenant.id;
         if let Some(user) = self
             .users
-            .by_azure_oid(tenant, oid)
+            .by_azure_oid(tenant_id, oid)
             .await
             .map_err(store_error)?
         {
             return Ok(user);
         }
-        let email = claims.email_like();
-        if let Some(email) = email
+        let verified = self.verified_email(tenant, tid, claims);
+        if let Some(email) = verified
             && let Some(user) = self
                 .users
-                .by_email(tenant, email)
+                .by_email(tenant_id, email)
                 .await
                 .map_err(store_error)?
         {
-            return match self.users.link_azure_oid(tenant, user.id, oid).await {
+            return match self.users.link_azure_oid(tenant_id, user.id, oid).await {
                 Ok(linked) => {
-                    tracing::info!(%tenant, user = %linked.id, "linked an Entra ID account by e-mail");
+                    tracing::info!(tenant = %tenant_id, user = %linked.id, "linked an Entra ID account by a verified e-mail");
                     Ok(linked)
                 }
                 // The e-mail belongs to a user linked to another directory account:
@@ -184,30 +328,26 @@ impl UserResolver {
         if !self.auto_provision {
             return Err(AuthError::UserNotProvisioned);
         }
-        let mut roles = mapped.to_vec();
-        if roles.is_empty()
-            && let Some(role) = &self.default_role
-        {
-            roles.push(role.clone());
-        }
-        let mut new = NewUser::new(claims.username().unwrap_or(oid))
-            .with_azure_oid(oid)
-            .with_roles(roles);
-        if let Some(email) = email {
+        // No roles are stored: directory roles are computed from each token.
+        let mut new = NewUser::new(claims.username().unwrap_or(oid)).with_azure_oid(oid);
+        // Only a verified address becomes the user's e-mail: an unverified one would let
+        // a directory claim an address (and later links) that is not its own.
+        if let Some(email) = verified {
             new = new.with_email(email);
         }
         if let Some(name) = claims.name.as_deref().filter(|n| !n.trim().is_empty()) {
             new = new.with_display_name(name);
         }
-        match self.users.create(tenant, new).await {
+        match self.users.create(tenant_id, new).await {
             Ok(user) => {
-                tracing::info!(%tenant, user = %user.id, "provisioned an Entra ID user");
+                tracing::info!(tenant = %tenant_id, user = %user.id, "provisioned an Entra ID user");
                 Ok(user)
             }
-            // A concurrent first request of the same person won the insert.
+            // A concurrent first request of the same person won the insert, or the
+            // username / e-mail is another account's: that is a 403, never a merge.
             Err(CoreError::Conflict { .. }) => self
                 .users
-                .by_azure_oid(tenant, oid)
+                .by_azure_oid(tenant_id, oid)
                 .await
                 .map_err(store_error)?
                 .ok_or(AuthError::UserNotProvisioned),
@@ -253,6 +393,7 @@ impl UserResolver {
         roles.dedup();
         Ok(Principal {
             user_id: user.id,
+            kind: PrincipalKind::User,
             tenant_id: tenant.id,
             username: user.username,
             display_name: user.display_name,
@@ -329,6 +470,7 @@ impl UserResolver {
             .ok_or(AuthError::AccountDisabled)?;
         Ok(Principal {
             user_id: user.id,
+            kind: PrincipalKind::User,
             tenant_id,
             username: user.username,
             display_name: user.display_name,
@@ -339,5 +481,32 @@ impl UserResolver {
             issued_at,
             expires_at,
         })
+    }
+}
+
+/// The id of a service principal's [`Principal`]: derived from (directory, object id),
+/// stable across requests and instances (so user revocation watermarks apply to it),
+/// and a UUID version 8 so it never collides with a stored user's v7 id.
+pub(crate) fn service_user_id(tid: &str, oid: &str) -> UserId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("erp-service:{tid}:{}", oid.to_ascii_lowercase()));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    UserId::from(uuid::Uuid::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_ids_are_stable_per_directory_and_object() {
+        let a = service_user_id("t1", "o1");
+        assert_eq!(a, service_user_id("t1", "O1"));
+        assert_ne!(a, service_user_id("t2", "o1"));
+        assert_ne!(a, service_user_id("t1", "o2"));
+        assert_eq!(a.as_uuid().get_version_num(), 8);
     }
 }

@@ -70,10 +70,15 @@ impl RoleMapper {
 
     /// ERP roles granted by the token's `roles` and `groups`, sorted, without duplicates.
     pub fn map(&self, claims: &Claims) -> Vec<Role> {
-        let mut out: Vec<Role> = claims
-            .roles
+        self.map_sources(&claims.roles, &claims.groups)
+    }
+
+    /// ERP roles granted by app roles `roles` and group ids `groups` (from the token, or
+    /// from Microsoft Graph after a group overage), sorted, without duplicates.
+    pub fn map_sources(&self, roles: &[String], groups: &[String]) -> Vec<Role> {
+        let mut out: Vec<Role> = roles
             .iter()
-            .chain(&claims.groups)
+            .chain(groups)
             .filter_map(|source| self.map.get(source))
             .flatten()
             .cloned()

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 use super::RsaKey;
-use crate::azure::AzureAdConfig;
+use crate::azure::{AzureAdConfig, AzureCloud};
 
 #[derive(Default)]
 struct State {
@@ -27,6 +27,8 @@ pub struct FakeAzureAd {
     tenant_id: String,
     client_id: String,
     state: Arc<State>,
+    /// The cloud whose issuer forms the fake's tokens carry (`None`: the fake's own URL).
+    cloud: Option<AzureCloud>,
 }
 
 impl std::fmt::Debug for FakeAzureAd {
@@ -40,20 +42,28 @@ impl std::fmt::Debug for FakeAzureAd {
 
 struct Discovery {
     state: Arc<State>,
-    issuer: String,
+    issuer_host: String,
     jwks_uri: String,
 }
 
 impl Respond for Discovery {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
         self.state.discovery_requests.fetch_add(1, Ordering::SeqCst);
         if self.state.down.load(Ordering::SeqCst) {
             return ResponseTemplate::new(503);
         }
+        // As Entra ID does: the multi-tenant endpoints publish the `{tenantid}` template,
+        // a directory's endpoint its own issuer.
+        let tenant = request.url.path().split('/').nth(1).unwrap_or_default();
+        let tenant = match tenant {
+            "organizations" | "common" => "{tenantid}",
+            other => other,
+        };
+        let issuer = format!("{}/{tenant}/v2.0", self.issuer_host);
         ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": self.issuer,
+            "issuer": issuer,
             "jwks_uri": self.jwks_uri,
-            "token_endpoint": format!("{}/token", self.issuer),
+            "token_endpoint": format!("{}/oauth2/v2.0/token", self.jwks_uri.trim_end_matches("/discovery/v2.0/keys")),
             "id_token_signing_alg_values_supported": ["RS256"],
         }))
     }
@@ -92,6 +102,21 @@ impl Respond for Jwks {
 impl FakeAzureAd {
     /// Starts the fake for directory `tenant_id` and API `client_id`, with one key `k1`.
     pub async fn start(tenant_id: &str, client_id: &str) -> Self {
+        Self::start_inner(tenant_id, client_id, None).await
+    }
+
+    /// A fake standing in for a national cloud: it serves on localhost, but its
+    /// discovery, keys and tokens carry `cloud`'s issuer forms (e.g.
+    /// `https://login.microsoftonline.us/{tid}/v2.0`), as the real cloud's would.
+    pub async fn start_in_cloud(
+        tenant_id: &str,
+        client_id: &str,
+        cloud: impl Into<AzureCloud>,
+    ) -> Self {
+        Self::start_inner(tenant_id, client_id, Some(cloud.into())).await
+    }
+
+    async fn start_inner(tenant_id: &str, client_id: &str, cloud: Option<AzureCloud>) -> Self {
         let server = MockServer::start().await;
         let state = Arc::new(State::default());
         state.with_key_issuer.store(true, Ordering::SeqCst);
@@ -101,13 +126,16 @@ impl FakeAzureAd {
             .expect("keys")
             .push((Arc::new(RsaKey::generate("k1")), None));
         let uri = server.uri();
+        let issuer_host = cloud
+            .as_ref()
+            .map_or(uri.clone(), |c| c.issuer_host().to_owned());
         Mock::given(matchers::method("GET"))
             .and(matchers::path_regex(
                 r"^/[^/]+/v2\.0/\.well-known/openid-configuration$",
             ))
             .respond_with(Discovery {
                 state: Arc::clone(&state),
-                issuer: format!("{uri}/{tenant_id}/v2.0"),
+                issuer_host: issuer_host.clone(),
                 jwks_uri: format!("{uri}/discovery/v2.0/keys"),
             })
             .mount(&server)
@@ -116,7 +144,7 @@ impl FakeAzureAd {
             .and(matchers::path("/discovery/v2.0/keys"))
             .respond_with(Jwks {
                 state: Arc::clone(&state),
-                key_issuer: format!("{uri}/{{tenantid}}/v2.0"),
+                key_issuer: format!("{issuer_host}/{{tenantid}}/v2.0"),
             })
             .mount(&server)
             .await;
@@ -125,6 +153,7 @@ impl FakeAzureAd {
             tenant_id: tenant_id.to_owned(),
             client_id: client_id.to_owned(),
             state,
+            cloud,
         }
     }
 
@@ -133,10 +162,20 @@ impl FakeAzureAd {
         self.server.uri()
     }
 
-    /// A verifier configuration pointing at this fake.
+    /// A verifier configuration pointing at this fake (and, for a national-cloud fake,
+    /// expecting that cloud's issuer forms).
     pub fn config(&self) -> AzureAdConfig {
-        AzureAdConfig::new(&self.tenant_id, &self.client_id)
-            .with_authority_host(self.authority_host())
+        self.config_for(&self.tenant_id)
+    }
+
+    /// Like [`config`](Self::config) for another `tenant` setting, e.g. `organizations`.
+    pub fn config_for(&self, tenant: &str) -> AzureAdConfig {
+        let config =
+            AzureAdConfig::new(tenant, &self.client_id).with_authority_host(self.authority_host());
+        match &self.cloud {
+            Some(cloud) => config.with_cloud(cloud.clone()),
+            None => config,
+        }
     }
 
     /// The directory id.
@@ -146,7 +185,21 @@ impl FakeAzureAd {
 
     /// The v2 issuer of `tid`.
     pub fn v2_issuer(&self, tid: &str) -> String {
-        format!("{}/{tid}/v2.0", self.server.uri())
+        match &self.cloud {
+            Some(cloud) => format!("{}/{tid}/v2.0", cloud.issuer_host()),
+            None => format!("{}/{tid}/v2.0", self.server.uri()),
+        }
+    }
+
+    /// The v1 issuer of `tid`.
+    pub fn v1_issuer(&self, tid: &str) -> String {
+        format!("{}{tid}/", self.v1_prefix())
+    }
+
+    fn v1_prefix(&self) -> &str {
+        self.cloud
+            .as_ref()
+            .map_or("https://sts.windows.net/", |c| c.v1_issuer_prefix())
     }
 
     /// The current signing key (the last added).
@@ -220,6 +273,7 @@ impl FakeAzureAd {
     pub fn token(&self) -> AzureTokenBuilder {
         let now = chrono::Utc::now().timestamp();
         AzureTokenBuilder {
+            v1_issuer_prefix: self.v1_prefix().to_owned(),
             key: self.current_key(),
             header: json!({"typ": "JWT", "alg": "RS256", "kid": self.current_key().kid()}),
             claims: json!({
@@ -237,11 +291,33 @@ impl FakeAzureAd {
             }),
         }
     }
+
+    /// A valid v2 token of directory `tid` (another directory of a multi-tenant app).
+    pub fn token_for_tenant(&self, tid: &str) -> AzureTokenBuilder {
+        self.token()
+            .claim("tid", tid)
+            .claim("iss", self.v2_issuer(tid))
+    }
+
+    /// A valid app-only (client credentials) token of the daemon `app_id` whose service
+    /// principal is `oid`, with the application permissions `roles`.
+    pub fn app_token(&self, app_id: &str, oid: &str, roles: &[&str]) -> AzureTokenBuilder {
+        self.token()
+            .claim("scp", Value::Null)
+            .claim("preferred_username", Value::Null)
+            .claim("name", Value::Null)
+            .claim("idtyp", "app")
+            .claim("oid", oid)
+            .claim("sub", oid)
+            .claim("azp", app_id)
+            .claim("roles", json!(roles))
+    }
 }
 
 /// Builds an Entra ID style token; every field can be overridden.
 #[derive(Debug, Clone)]
 pub struct AzureTokenBuilder {
+    v1_issuer_prefix: String,
     key: Arc<RsaKey>,
     header: Value,
     claims: Value,
@@ -275,7 +351,8 @@ impl AzureTokenBuilder {
     /// Makes it a v1 token (`https://sts.windows.net/{tid}/`).
     pub fn v1(self) -> Self {
         let tid = self.claims["tid"].as_str().unwrap_or_default().to_owned();
-        self.claim("iss", format!("https://sts.windows.net/{tid}/"))
+        let iss = format!("{}{tid}/", self.v1_issuer_prefix);
+        self.claim("iss", iss)
             .claim("ver", "1.0")
             .claim("upn", "alice@contoso.example")
             .claim("preferred_username", Value::Null)

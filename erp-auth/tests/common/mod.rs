@@ -6,10 +6,10 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{Json, Router, body::Body, routing::get};
 use erp_auth::{
-    AuthLayer, Authenticated, Authenticator, TokenClaims,
+    AuthLayer, Authenticated, AuthenticatedToken, Authenticator, TokenClaims,
     azure::{AzureAdConfig, AzureAdVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
-    require_any_role, require_role,
+    require_any_role, require_any_scope, require_app_role, require_role, require_scope,
     resolve::{RoleMapper, UserResolver},
     testkit::FakeAzureAd,
 };
@@ -32,10 +32,19 @@ pub struct Env {
     pub issuer: LocalTokenIssuer,
 }
 
+/// Adjusts the resolver, given the test tenant.
+pub type ResolverHook = Box<dyn Fn(UserResolver, &Tenant) -> UserResolver + Send>;
+
 pub struct Options {
     pub auto_provision: bool,
     pub azure: Box<dyn Fn(AzureAdConfig) -> AzureAdConfig + Send>,
     pub role_map: &'static str,
+    pub resolver: ResolverHook,
+    pub audit: Option<Arc<dyn erp_core::AuditSink>>,
+    /// A fake to use instead of a new global-cloud one for `TID`.
+    pub fake: Option<FakeAzureAd>,
+    /// The `AZURE_TENANT_ID` setting (default: the fake's directory).
+    pub tenant_setting: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -44,6 +53,10 @@ impl Default for Options {
             auto_provision: true,
             azure: Box::new(|c| c.with_min_refresh_interval(Duration::ZERO)),
             role_map: "Finance.Admin=admin",
+            resolver: Box::new(|r, _| r),
+            audit: None,
+            fake: None,
+            tenant_setting: None,
         }
     }
 }
@@ -57,24 +70,34 @@ pub async fn env() -> Env {
 }
 
 pub async fn env_with(options: Options) -> Env {
-    let fake = FakeAzureAd::start(TID, CLIENT_ID).await;
+    let fake = match options.fake {
+        Some(f) => f,
+        None => FakeAzureAd::start(TID, CLIENT_ID).await,
+    };
     let store = MemoryStore::new();
     let tenant = store
-        .create(NewTenant::new("contoso", "Contoso").with_azure_tenant_id(TID))
+        .create(NewTenant::new("contoso", "Contoso").with_azure_tenant_id(fake.tenant_id()))
         .await
         .unwrap();
-    let azure = AzureAdVerifier::start((options.azure)(fake.config()))
+    let config = match options.tenant_setting {
+        Some(t) => fake.config_for(t),
+        None => fake.config(),
+    };
+    let azure = AzureAdVerifier::start((options.azure)(config))
         .await
         .unwrap();
     let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone()))
         .with_auto_provision(options.auto_provision)
         .with_default_role(Some("viewer".parse().unwrap()))
         .with_role_mapper(RoleMapper::parse(options.role_map).unwrap());
-    let auth = Authenticator::builder(resolver)
+    let resolver = (options.resolver)(resolver, &tenant);
+    let mut builder = Authenticator::builder(resolver)
         .with_azure(azure)
-        .with_local(LocalJwtVerifier::new(local_config()))
-        .build()
-        .unwrap();
+        .with_local(LocalJwtVerifier::new(local_config()));
+    if let Some(audit) = options.audit {
+        builder = builder.with_audit(audit);
+    }
+    let auth = builder.build().unwrap();
     let app = Router::new()
         .route(
             "/me",
@@ -98,6 +121,25 @@ pub async fn env_with(options: Options) -> Env {
         .route(
             "/books",
             get(|| async { "books" }).layer(require_any_role(["admin", "accountant"])),
+        )
+        .route(
+            "/scoped",
+            get(|| async { "scoped" }).layer(require_scope("Books.Read")),
+        )
+        .route(
+            "/any-scope",
+            get(|| async { "any" }).layer(require_any_scope(["Books.Read", "Books.ReadWrite"])),
+        )
+        .route(
+            "/app-role",
+            get(|| async { "app" }).layer(require_app_role("Sync.Run")),
+        )
+        .route(
+            "/handler-scope",
+            get(|token: AuthenticatedToken| async move {
+                token.require_scope("Books.Read")?;
+                Ok::<_, erp_auth::layer::ScopeRejection>("handler")
+            }),
         )
         .layer(AuthLayer::new(auth.clone()));
     Env {

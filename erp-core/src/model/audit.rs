@@ -27,6 +27,8 @@ pub enum AuthEventKind {
     RoleChange,
     /// A legacy password hash was upgraded to Argon2id.
     PasswordUpgrade,
+    /// A service (an Entra ID app-only token) was authenticated; recorded once per token.
+    ServiceAccess,
 }
 
 impl AuthEventKind {
@@ -41,6 +43,7 @@ impl AuthEventKind {
             Self::Provisioning => "provisioning",
             Self::RoleChange => "role_change",
             Self::PasswordUpgrade => "password_upgrade",
+            Self::ServiceAccess => "service_access",
         }
     }
 }

@@ -10,7 +10,7 @@ mod user;
 mod validate;
 
 pub use audit::{AuthEvent, AuthEventKind};
-pub use principal::{AuthMethod, Principal};
+pub use principal::{AuthMethod, Principal, PrincipalKind};
 pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent};
 pub use role::Role;
 pub use session::{NewSession, RevocationWatermarks, Session, SessionId};

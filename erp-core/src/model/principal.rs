@@ -58,12 +58,41 @@ impl fmt::Display for AuthMethod {
     }
 }
 
+/// What kind of caller a [`Principal`] is.
+///
+/// Entra ID app-only tokens (client credentials) are services: a daemon acting as
+/// itself, never a local user account, never linked to one by e-mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PrincipalKind {
+    /// A person with a local user account.
+    #[default]
+    User,
+    /// An application acting as itself (an Entra ID service principal).
+    Service,
+}
+
+impl PrincipalKind {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Service => "service",
+        }
+    }
+}
+
 /// The authenticated caller of one request, as the auth layer puts it into the request
 /// extensions for handlers to read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    /// The resolved local user.
+    /// The resolved local user; for a [`PrincipalKind::Service`] an id derived from its
+    /// directory and object id (no user row exists), so revocation watermarks still apply.
     pub user_id: UserId,
+    /// A person or a service.
+    #[serde(default)]
+    pub kind: PrincipalKind,
     /// The tenant the request acts in.
     pub tenant_id: TenantId,
     /// Login name.
@@ -85,6 +114,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// True for an application acting as itself.
+    pub fn is_service(&self) -> bool {
+        self.kind == PrincipalKind::Service
+    }
+
     /// True if the principal holds `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r.as_str() == role)
@@ -123,6 +157,7 @@ mod tests {
     fn role_checks() {
         let p = Principal {
             user_id: UserId::new(),
+            kind: PrincipalKind::User,
             tenant_id: TenantId::new(),
             username: "u".into(),
             display_name: None,

@@ -56,6 +56,7 @@ impl<E: Executor> SqlAuditSink<E> {
                     AuthEventKind::Provisioning,
                     AuthEventKind::RoleChange,
                     AuthEventKind::PasswordUpgrade,
+                    AuthEventKind::ServiceAccess,
                 ]
                 .into_iter()
                 .find(|k| k.as_str() == kind)
