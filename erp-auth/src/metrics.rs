@@ -8,6 +8,7 @@
 //! | `erp_auth_jwks_fetches_total` | counter | `result` (ok, error) |
 //! | `erp_auth_upstream_seconds` | histogram | `service` (external_auth, iam), `result` |
 //! | `erp_auth_token_cache_total` | counter | `result` (hit, miss, evict, refresh) |
+//! | `erp_auth_graph_lookups_total` | counter | `result` (ok, error): group-overage lookups in Microsoft Graph; on error the user got no group roles |
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -21,6 +22,8 @@ pub const LOGINS: &str = "erp_auth_logins_total";
 pub const JWKS_FETCHES: &str = "erp_auth_jwks_fetches_total";
 /// Upstream call latency.
 pub const UPSTREAM_SECONDS: &str = "erp_auth_upstream_seconds";
+/// Group-overage lookups in Microsoft Graph.
+pub const GRAPH_LOOKUPS: &str = "erp_auth_graph_lookups_total";
 /// Verified-token cache outcomes.
 pub const TOKEN_CACHE: &str = "erp_auth_token_cache_total";
 
@@ -94,4 +97,8 @@ pub(crate) fn jwks_fetch(ok: bool) {
 pub(crate) fn upstream_latency(service: &'static str, took: Duration, ok: bool) {
     metrics::histogram!(UPSTREAM_SECONDS, "service" => service, "result" => if ok { "ok" } else { "error" })
         .record(took.as_secs_f64());
+}
+
+pub(crate) fn graph_lookup(ok: bool) {
+    metrics::counter!(GRAPH_LOOKUPS, "result" => if ok { "ok" } else { "error" }).increment(1);
 }

@@ -4,12 +4,14 @@
 mod cloud;
 mod config;
 mod discovery;
+mod graph;
 mod jwks;
 mod verifier;
 
 pub use cloud::{AzureCloud, CloudConst};
 pub use config::AzureAdConfig;
 pub(crate) use config::is_scope_token;
+pub use graph::{GraphConfig, GraphError, GraphGroups, GraphMetrics};
 pub(crate) use jwks::SigningKey as SigningKeyRef;
 pub use jwks::{JwksCache, JwksMetrics};
 pub use verifier::AzureAdVerifier;

@@ -37,6 +37,7 @@ pub struct UserResolver {
     default_directory: Option<String>,
     /// Directory id -> domains its administrators verified (lower case).
     verified_domains: HashMap<String, Vec<String>>,
+    graph: Option<crate::azure::GraphGroups>,
 }
 
 impl std::fmt::Debug for UserResolver {
@@ -68,7 +69,15 @@ impl UserResolver {
             default_tenant: None,
             default_directory: None,
             verified_domains: HashMap::new(),
+            graph: None,
         }
+    }
+
+    /// Reads the groups of tokens with a group overage from Microsoft Graph
+    /// (`AZURE_CLIENT_SECRET`). Without it such users get only their app roles' ERP roles.
+    pub fn with_group_overage(mut self, graph: Option<crate::azure::GraphGroups>) -> Self {
+        self.graph = graph;
+        self
     }
 
     /// The directory whose users belong to the default tenant (single-tenant apps:
@@ -170,7 +179,8 @@ impl UserResolver {
         if claims.is_app_only() {
             return Ok(self.service_principal(&tenant, &tid, oid, claims));
         }
-        let directory_roles = self.directory_roles(&tenant, claims, &claims.groups);
+        let groups = self.groups(&tid, oid, claims).await;
+        let directory_roles = self.directory_roles(&tenant, claims, &groups);
         let user = self.find_or_provision(&tenant, &tid, oid, claims).await?;
         if !user.is_active {
             return Err(AuthError::AccountDisabled);
@@ -203,13 +213,42 @@ impl UserResolver {
         })
     }
 
+    /// The token's groups, or after a group overage Graph's. Graph failing is never an
+    /// error for a valid user: the group-mapped roles are not granted, the log says why
+    /// and `erp_auth_graph_lookups_total{result="error"}` counts it.
+    async fn groups<'c>(
+        &self,
+        tid: &str,
+        oid: &str,
+        claims: &'c Claims,
+    ) -> std::borrow::Cow<'c, [String]> {
+        use std::borrow::Cow;
+        match &self.graph {
+            Some(graph) if claims.has_group_overage() && !self.role_mapper.is_empty() => {
+                match graph.groups(tid, oid).await {
+                    Ok(groups) => Cow::Owned(groups.to_vec()),
+                    Err(e) => {
+                        tracing::warn!(
+                            directory = tid,
+                            user = oid,
+                            error = %e,
+                            "group overage: groups not read from Microsoft Graph, group-mapped roles not granted"
+                        );
+                        Cow::Borrowed(&[])
+                    }
+                }
+            }
+            _ => Cow::Borrowed(&claims.groups),
+        }
+    }
+
     /// The roles a delegated token's app roles and `groups` grant.
     fn directory_roles(&self, tenant: &Tenant, claims: &Claims, groups: &[String]) -> Vec<Role> {
         let mapped = self.role_mapper.map_sources(&claims.roles, groups);
-        if claims.has_group_overage() && groups.is_empty() && !self.role_mapper.is_empty() {
+        if claims.has_group_overage() && self.graph.is_none() && !self.role_mapper.is_empty() {
             tracing::debug!(
                 tenant = %tenant.id,
-                "token has group overage and no group source: only app roles are mapped"
+                "token has group overage and no Graph client: only app roles are mapped"
             );
         }
         mapped

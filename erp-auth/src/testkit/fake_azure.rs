@@ -18,6 +18,37 @@ struct State {
     discovery_requests: AtomicUsize,
     delay_ms: AtomicUsize,
     with_key_issuer: AtomicBool,
+    token_requests: AtomicUsize,
+}
+
+/// The v2.0 token endpoint, for client credentials to Microsoft Graph only.
+struct TokenEndpoint {
+    state: Arc<State>,
+    client_id: String,
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.state.token_requests.fetch_add(1, Ordering::SeqCst);
+        // Decode the form with the URL type wiremock already hands us.
+        let mut as_query = request.url.clone();
+        as_query.set_query(Some(&String::from_utf8_lossy(&request.body)));
+        let form: std::collections::HashMap<String, String> =
+            as_query.query_pairs().into_owned().collect();
+        let field = |k: &str| form.get(k).map(String::as_str);
+        let ok = field("grant_type") == Some("client_credentials")
+            && field("client_id") == Some(self.client_id.as_str())
+            && field("client_secret") == Some(FakeAzureAd::CLIENT_SECRET)
+            && field("scope") == Some("https://graph.microsoft.com/.default");
+        if !ok {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "access_token": super::FAKE_GRAPH_TOKEN,
+        }))
+    }
 }
 
 /// A fake Entra ID: `/{tenant}/v2.0/.well-known/openid-configuration` and
@@ -100,6 +131,14 @@ impl Respond for Jwks {
 }
 
 impl FakeAzureAd {
+    /// The client secret the fake's token endpoint accepts (`AZURE_CLIENT_SECRET`).
+    pub const CLIENT_SECRET: &'static str = "fake-client-secret-for-tests";
+
+    /// Requests made to the token endpoint so far.
+    pub fn token_requests(&self) -> usize {
+        self.state.token_requests.load(Ordering::SeqCst)
+    }
+
     /// Starts the fake for directory `tenant_id` and API `client_id`, with one key `k1`.
     pub async fn start(tenant_id: &str, client_id: &str) -> Self {
         Self::start_inner(tenant_id, client_id, None).await
@@ -145,6 +184,14 @@ impl FakeAzureAd {
             .respond_with(Jwks {
                 state: Arc::clone(&state),
                 key_issuer: format!("{issuer_host}/{{tenantid}}/v2.0"),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path_regex(r"^/[^/]+/oauth2/v2\.0/token$"))
+            .respond_with(TokenEndpoint {
+                state: Arc::clone(&state),
+                client_id: client_id.to_owned(),
             })
             .mount(&server)
             .await;

@@ -3,8 +3,10 @@
 //! embed the layer and want to test it the same way.
 
 mod fake_azure;
+mod fake_graph;
 mod keys;
 pub mod load;
 
 pub use fake_azure::{AzureTokenBuilder, FakeAzureAd};
+pub use fake_graph::{FAKE_GRAPH_TOKEN, FakeGraph};
 pub use keys::{RsaKey, sign_hs256, unsigned_token};
