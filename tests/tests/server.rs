@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::{Router, body::Body};
-use erp_auth::testkit::{FakeAzureAd, RsaKey};
+use erp_auth::testkit::{FakeAzureAd, FakeGraph, RsaKey};
 use erp_server::{AppState, config::ServerConfig, router};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -78,6 +78,30 @@ impl Harness {
         let json = serde_json::from_slice(&bytes)
             .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, json)
+    }
+
+    /// Like [`call`](Self::call) with the `WWW-Authenticate` header.
+    async fn challenge(&self, path: &str, token: &str) -> (StatusCode, Value, String) {
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let challenge = res
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap(), challenge)
+    }
+
+    async fn exec(&self, sql: &str) {
+        self.admin
+            .batch_execute(&sql.replace("{schema}", &self.schema))
+            .await
+            .unwrap();
     }
 
     async fn count(&self, sql: &str) -> i64 {
@@ -329,5 +353,170 @@ async fn iam_service_mode() {
 
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["checks"]["iam_service"]["status"], "ok", "{health}");
+    h.finish().await;
+}
+
+const HOME_TID: &str = "11111111-2222-3333-4444-555555555555";
+const PARTNER_TID: &str = "66666666-7777-4888-8999-aaaaaaaaaaaa";
+const STRANGER_TID: &str = "0c0c0c0c-1111-4222-8333-444444444444";
+
+/// Issue 15 through the reference server's environment: a daemon (app-only token) with
+/// an app role mapped to admin runs the sync; it is a service, never a user.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_with_an_admin_app_role_runs_the_sync_as_a_service() {
+    let azure = FakeAzureAd::start(HOME_TID, "api://erp").await;
+    let h = Harness::start(&[
+        ("AZURE_TENANT_ID", HOME_TID.into()),
+        ("AZURE_CLIENT_ID", "api://erp".into()),
+        ("AZURE_AUTHORITY_HOST", azure.authority_host()),
+        ("AZURE_AUTO_PROVISION", "true".into()),
+        ("AZURE_ROLE_MAP", "Sync.Run=admin".into()),
+        ("AZURE_REQUIRED_SCOPES", "access_as_user".into()),
+    ])
+    .await;
+    let daemon = azure
+        .app_token(
+            "22222222-aaaa-4bbb-8ccc-000000000001",
+            "00000000-0000-0000-0000-0000000da301",
+            &["Sync.Run"],
+        )
+        .claim("email", "admin@contoso.example")
+        .build();
+    let (status, me) = h.call("GET", "/auth/me", Some(&daemon), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["kind"], "service");
+    assert_eq!(me["roles"], json!(["admin"]));
+    assert_eq!(me["email"], Value::Null);
+    let (status, body) = h
+        .call("POST", "/api/v1/mssql/sync", Some(&daemon), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM {schema}.users WHERE azure_oid IS NOT NULL")
+            .await,
+        0,
+        "no user was provisioned for the daemon"
+    );
+    assert!(
+        h.count("SELECT count(*) FROM {schema}.audit_events WHERE kind = 'service_access'")
+            .await
+            >= 1,
+        "audited as a service"
+    );
+    // Without the app role: no admin.
+    let weak = azure
+        .app_token(
+            "22222222-aaaa-4bbb-8ccc-000000000002",
+            "00000000-0000-0000-0000-0000000da302",
+            &["Reports.Read"],
+        )
+        .build();
+    let (status, _) = h
+        .call("POST", "/api/v1/mssql/sync", Some(&weak), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // AZURE_REQUIRED_SCOPES: a delegated token without the scope is 403 insufficient_scope.
+    let (status, me) = h
+        .call("GET", "/auth/me", Some(&azure.token().build()), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["kind"], "user");
+    let no_scope = azure.token().claim("scp", "User.Read").build();
+    let (status, body, challenge) = h.challenge("/auth/me", &no_scope).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.ends_with("scope=\"access_as_user\""),
+        "{challenge}"
+    );
+    h.finish().await;
+}
+
+/// Multi-tenant app: AZURE_TENANT_ID=organizations with AZURE_ALLOWED_TENANTS; a
+/// directory bound to an ERP tenant places its users there; a stranger is 401; verified
+/// domains link; group overage through a fake Graph with AZURE_CLIENT_SECRET.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_tenant_app_with_bound_directories_and_group_overage() {
+    let azure = FakeAzureAd::start(HOME_TID, "api://erp").await;
+    let graph = FakeGraph::start().await;
+    let h = Harness::start(&[
+        ("AZURE_TENANT_ID", "organizations".into()),
+        ("AZURE_ALLOWED_TENANTS", format!("{HOME_TID},{PARTNER_TID}")),
+        ("AZURE_CLIENT_ID", "api://erp".into()),
+        ("AZURE_AUTHORITY_HOST", azure.authority_host()),
+        ("AZURE_AUTO_PROVISION", "true".into()),
+        ("AZURE_ROLE_MAP", "g-fin=accountant".into()),
+        ("AZURE_CLIENT_SECRET", FakeAzureAd::CLIENT_SECRET.into()),
+        ("AZURE_GRAPH_HOST", graph.host()),
+        ("AZURE_GROUPS_CACHE_TTL", "15m".into()),
+        (
+            "AZURE_VERIFIED_DOMAINS",
+            format!("{PARTNER_TID}=partner.example"),
+        ),
+    ])
+    .await;
+    // `tenant create --azure-tenant-id` binds the partner directory to an ERP tenant.
+    let partner = uuid::Uuid::now_v7();
+    h.exec(&format!(
+        "INSERT INTO {{schema}}.tenants (id, slug, name, azure_tenant_id, is_active, created_at, updated_at) \
+         VALUES ('{partner}', 'partner', 'Partner', '{PARTNER_TID}', true, now(), now())"
+    ))
+    .await;
+    let user = uuid::Uuid::now_v7();
+    h.exec(&format!(
+        "INSERT INTO {{schema}}.users (id, tenant_id, username, username_key, email, email_key, is_active, created_at, updated_at) \
+         VALUES ('{user}', '{partner}', 'pat', 'pat', 'pat@partner.example', 'pat@partner.example', true, now(), now())"
+    ))
+    .await;
+
+    // The partner's user with a verified domain is linked to the local account, in the
+    // partner's ERP tenant; their groups come from Graph (overage).
+    let oid = "00000000-0000-0000-0000-0000000000fa";
+    graph.set_groups(oid, &["g-other", "g-fin"]);
+    let pat = azure
+        .token_for_tenant(PARTNER_TID)
+        .claim("oid", oid)
+        .claim("preferred_username", "pat@partner.example")
+        .claim("_claim_names", json!({"groups": "src1"}))
+        .build();
+    let (status, me) = h.call("GET", "/auth/me", Some(&pat), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["tenant"], partner.to_string());
+    assert_eq!(me["id"], user.to_string(), "linked by a verified domain");
+    assert_eq!(me["roles"], json!(["accountant"]), "from Graph");
+
+    // The home directory (bound to no tenant) lands in the default tenant.
+    let (status, me) = h
+        .call("GET", "/auth/me", Some(&azure.token().build()), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_ne!(me["tenant"], partner.to_string());
+
+    // A directory outside AZURE_ALLOWED_TENANTS: 401 invalid_token.
+    let stranger = azure.token_for_tenant(STRANGER_TID).build();
+    let (status, body, challenge) = h.challenge("/auth/me", &stranger).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+
+    // Graph down: a valid user still gets in, without the group roles.
+    graph.set_down(true);
+    let other = azure
+        .token_for_tenant(PARTNER_TID)
+        .claim("oid", "00000000-0000-0000-0000-0000000000fb")
+        .claim("preferred_username", "sam@partner.example")
+        .claim("_claim_names", json!({"groups": "src1"}))
+        .build();
+    let (status, me) = h.call("GET", "/auth/me", Some(&other), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["roles"], json!([]));
+    let (_, metrics) = h.call("GET", "/metrics", None, None).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("erp_auth_graph_lookups_total"),
+        "{metrics}"
+    );
     h.finish().await;
 }

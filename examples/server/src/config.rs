@@ -44,7 +44,8 @@ pub enum SchemaCheck {
 }
 
 /// Entra ID settings (present when `AZURE_CLIENT_ID` and `AZURE_TENANT_ID` are set).
-#[derive(Debug, Clone)]
+/// `Debug` never shows the client secret.
+#[derive(Clone)]
 pub struct AzureSettings {
     /// `AZURE_CLIENT_ID`.
     pub client_id: String,
@@ -66,6 +67,60 @@ pub struct AzureSettings {
     pub jwks_min_refresh_interval: Duration,
     /// `JWKS_MAX_STALE`.
     pub jwks_max_stale: Duration,
+    /// `AZURE_REQUIRED_SCOPES` (space-separated): delegated tokens need one of them.
+    pub required_scopes: Vec<String>,
+    /// `AZURE_VERIFIED_DOMAINS`: (directory id, domain) pairs verified by that
+    /// directory's administrators; e-mail linking trusts addresses in them.
+    pub verified_domains: Vec<(String, String)>,
+    /// `AZURE_CLIENT_SECRET`: the app's client credentials, for group-overage lookups
+    /// in Microsoft Graph. Never printed.
+    pub client_secret: Option<String>,
+    /// `AZURE_GRAPH_HOST` (default: the cloud's Graph, e.g. `https://graph.microsoft.com`).
+    pub graph_host: Option<String>,
+    /// `AZURE_GROUPS_CACHE_TTL` (default 15 min).
+    pub groups_cache_ttl: Duration,
+}
+
+impl std::fmt::Debug for AzureSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureSettings")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("allowed_tenants", &self.allowed_tenants)
+            .field("authority_host", &self.authority_host)
+            .field("required_scopes", &self.required_scopes)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("graph_host", &self.graph_host)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `AZURE_VERIFIED_DOMAINS`: `directory-id=domain` pairs separated by commas; a bare
+/// `domain` belongs to `AZURE_TENANT_ID` (when that is a directory id).
+fn parse_verified_domains(value: &str, home: &str) -> Result<Vec<(String, String)>> {
+    const VAR: &str = "AZURE_VERIFIED_DOMAINS";
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (directory, domain) = match item.split_once('=') {
+            Some((d, domain)) => (d.trim(), domain.trim()),
+            None => (home, item),
+        };
+        if uuid::Uuid::parse_str(directory).is_err() {
+            return Err(Error::config(
+                VAR,
+                format!("{item:?}: give the domain as directory-id=domain"),
+            ));
+        }
+        let domain = domain.trim_start_matches('@').to_ascii_lowercase();
+        if domain.is_empty() || !domain.contains('.') || domain.contains(['@', '/', ' ']) {
+            return Err(Error::config(VAR, format!("{item:?} is not a domain")));
+        }
+        out.push((directory.to_ascii_lowercase(), domain));
+    }
+    Ok(out)
 }
 
 /// External auth API settings (present when `USE_EXTERNAL_AUTH=true`).
@@ -268,8 +323,8 @@ impl ServerConfig {
         }
         let azure = match (get("AZURE_CLIENT_ID"), get("AZURE_TENANT_ID")) {
             (Some(client_id), Some(tenant_id)) => Some(AzureSettings {
+                tenant_id: tenant_id.clone(),
                 client_id,
-                tenant_id,
                 allowed_tenants: get("AZURE_ALLOWED_TENANTS")
                     .map(|v| {
                         v.split(',')
@@ -289,6 +344,16 @@ impl ServerConfig {
                     Duration::from_secs(30),
                 )?,
                 jwks_max_stale: duration("JWKS_MAX_STALE", Duration::from_secs(24 * 3600))?,
+                required_scopes: get("AZURE_REQUIRED_SCOPES")
+                    .map(|v| v.split_ascii_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                verified_domains: parse_verified_domains(
+                    &get("AZURE_VERIFIED_DOMAINS").unwrap_or_default(),
+                    &tenant_id,
+                )?,
+                client_secret: get("AZURE_CLIENT_SECRET"),
+                graph_host: get("AZURE_GRAPH_HOST"),
+                groups_cache_ttl: duration("AZURE_GROUPS_CACHE_TTL", Duration::from_secs(900))?,
             }),
             (None, None) => None,
             (Some(_), None) => {
@@ -499,6 +564,41 @@ mod tests {
                 .to_string()
                 .contains("AZURE_TENANT_ID")
         );
+    }
+
+    #[test]
+    fn entra_settings() {
+        let home = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let other = "5d2c7b7e-6a4f-4c1e-9b0e-1f2a3b4c5d6e";
+        let domains = format!("contoso.com, {other}=fabrikam.com");
+        let cfg = load(&[
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_TENANT_ID", home),
+            ("AZURE_REQUIRED_SCOPES", "access_as_user  Books.Read"),
+            ("AZURE_VERIFIED_DOMAINS", &domains),
+            ("AZURE_CLIENT_SECRET", "very-secret-value"),
+            ("AZURE_GROUPS_CACHE_TTL", "5m"),
+        ])
+        .unwrap();
+        let az = cfg.azure.as_ref().unwrap();
+        assert_eq!(az.required_scopes, ["access_as_user", "Books.Read"]);
+        assert_eq!(
+            az.verified_domains,
+            [
+                (home.to_owned(), "contoso.com".to_owned()),
+                (other.to_owned(), "fabrikam.com".to_owned())
+            ]
+        );
+        assert_eq!(az.groups_cache_ttl, Duration::from_secs(300));
+        assert!(!format!("{cfg:?} {az:?}").contains("very-secret-value"));
+        // A bare domain needs a directory id to belong to.
+        let err = load(&[
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_TENANT_ID", "organizations"),
+            ("AZURE_VERIFIED_DOMAINS", "contoso.com"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("AZURE_VERIFIED_DOMAINS"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use erp_auth::{
     Authenticator,
-    azure::{AzureAdConfig, AzureAdVerifier},
+    azure::{AzureAdConfig, AzureAdVerifier, GraphConfig, GraphGroups},
     cache::TokenCacheConfig,
     iam::{IamConfig, IamVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
@@ -123,21 +123,61 @@ impl AppState {
             .with_default_tenant(Some(default_tenant));
         let mut builder_azure = None;
         if let Some(az) = &config.azure {
+            // A single-tenant app's directory owns the default tenant; a multi-tenant
+            // app's default tenant is shared and never links accounts by e-mail.
+            let home = uuid::Uuid::parse_str(&az.tenant_id)
+                .is_ok()
+                .then(|| az.tenant_id.clone());
             resolver = resolver
                 .with_auto_provision(az.auto_provision)
                 .with_default_role(az.default_role.as_deref().map(str::parse).transpose()?)
-                .with_role_mapper(RoleMapper::parse(&az.role_map)?);
+                .with_role_mapper(RoleMapper::parse(&az.role_map)?)
+                .with_default_directory(home);
+            for (directory, domain) in &az.verified_domains {
+                resolver = resolver.with_verified_domains(directory, [domain.as_str()]);
+            }
             let mut cfg = AzureAdConfig::new(&az.tenant_id, &az.client_id)
                 .with_authority_host(&az.authority_host)
                 .with_jwks_cache_ttl(az.jwks_cache_ttl)
                 .with_min_refresh_interval(az.jwks_min_refresh_interval)
-                .with_max_stale(az.jwks_max_stale);
+                .with_max_stale(az.jwks_max_stale)
+                .with_required_scopes(az.required_scopes.clone());
             if !az.allowed_tenants.is_empty() {
                 cfg = cfg.with_allowed_tenants(az.allowed_tenants.clone());
             }
+            if cfg.accepts_any_tenant() {
+                tracing::warn!(
+                    "AZURE_ALLOWED_TENANTS=*: tokens of every Entra ID directory are accepted; \
+                     only ERP tenant bindings, roles and scopes keep strangers out"
+                );
+            }
+            match &az.client_secret {
+                Some(secret) => {
+                    let graph_host = az
+                        .graph_host
+                        .clone()
+                        .unwrap_or_else(|| cfg.cloud().graph_host().to_owned());
+                    let graph = GraphGroups::new(
+                        GraphConfig::new(&az.client_id, secret)
+                            .with_authority_host(&az.authority_host)
+                            .with_graph_host(graph_host)
+                            .with_cache_ttl(az.groups_cache_ttl),
+                    )?;
+                    resolver = resolver.with_group_overage(Some(graph));
+                }
+                None if !az.role_map.trim().is_empty() => tracing::info!(
+                    "AZURE_CLIENT_SECRET unset: users with a group overage get only their app roles' ERP roles"
+                ),
+                None => {}
+            }
             builder_azure = Some(AzureAdVerifier::start(cfg).await?);
         }
+        let audit = FanoutAuditSink::new()
+            .with(Arc::new(TracingAuditSink))
+            .with(Arc::new(SqlAuditSink::new(db.clone())));
+        let audit = Arc::new(audit);
         let mut auth = Authenticator::builder(resolver)
+            .with_audit(audit.clone())
             .with_local(LocalJwtVerifier::new(local.clone()))
             .with_sessions(guard.clone())
             .with_cookies(cookies.clone())
@@ -157,9 +197,6 @@ impl AppState {
             authenticator.follow(l.subscribe());
         }
 
-        let audit = FanoutAuditSink::new()
-            .with(Arc::new(TracingAuditSink))
-            .with(Arc::new(SqlAuditSink::new(db.clone())));
         let mut login = LoginService::builder(
             users.clone(),
             tenants.clone(),
@@ -167,7 +204,7 @@ impl AppState {
             sessions.clone(),
             LocalTokenIssuer::new(local),
         )
-        .with_audit(Arc::new(audit))
+        .with_audit(audit)
         .with_session_guard(guard.clone())
         .with_default_tenant(Some(default_tenant))
         .with_refresh_buffer(config.token_refresh_buffer);

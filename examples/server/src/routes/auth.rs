@@ -165,6 +165,7 @@ pub async fn refresh(
 pub async fn me(Authenticated(p): Authenticated) -> Json<Value> {
     Json(json!({
         "id": p.user_id,
+        "kind": p.kind,
         "username": p.username,
         "display_name": p.display_name,
         "email": p.email,

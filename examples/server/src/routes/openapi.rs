@@ -107,7 +107,7 @@ pub fn document() -> Value {
                     "refresh_token": { "type": "string" }, "refresh_expires_at": { "type": "string", "format": "date-time" }, "session_id": { "type": "string" },
                     "auth_method": { "type": "string" }, "user": { "$ref": "#/components/schemas/User" },
                     "upstream_expires_at": { "type": ["string", "null"], "format": "date-time" } } },
-                "Me": { "type": "object", "properties": { "id": { "type": "string" }, "username": { "type": "string" }, "display_name": { "type": ["string", "null"] },
+                "Me": { "type": "object", "properties": { "id": { "type": "string" }, "kind": { "type": "string", "enum": ["user", "service"] }, "username": { "type": "string" }, "display_name": { "type": ["string", "null"] },
                     "email": { "type": ["string", "null"] }, "roles": { "type": "array", "items": { "type": "string" } }, "tenant": { "type": "string" },
                     "auth_method": { "type": "string" }, "session_id": { "type": ["string", "null"] } } },
                 "Revoked": { "type": "object", "properties": { "revoked": { "type": "boolean" } } },
