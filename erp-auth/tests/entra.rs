@@ -229,6 +229,39 @@ async fn never_across_directories() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_default_tenant_of_one_directory_refuses_unbound_others() {
+    let env = env_with(Options {
+        azure: Box::new(|c| c.with_allowed_tenants([TID, OTHER_TID, THIRD_TID])),
+        resolver: Box::new(|r, t| {
+            r.with_default_tenant(Some(t.id))
+                .with_default_directory(Some(TID.into()))
+        }),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        bearer(&env.app, &env.fake.token().build()).await.status,
+        StatusCode::OK
+    );
+    let other = env.fake.token_for_tenant(OTHER_TID).build();
+    let reply = bearer(&env.app, &other).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "TENANT_NOT_PROVISIONED");
+    // Bound to its own ERP tenant, the directory's users land there.
+    let own = tenants(&env)
+        .create(NewTenant::new("other", "Other").with_azure_tenant_id(OTHER_TID))
+        .await
+        .unwrap();
+    let reply = bearer(&env.app, &other).await;
+    assert_eq!(
+        reply.body["tenant_id"],
+        own.id.to_string(),
+        "{:?}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn directory_roles_come_from_each_token_local_grants_stay() {
     let env = env().await;
     let with_role = env

@@ -486,12 +486,13 @@ async fn a_multi_tenant_app_with_bound_directories_and_group_overage() {
     assert_eq!(me["id"], user.to_string(), "linked by a verified domain");
     assert_eq!(me["roles"], json!(["accountant"]), "from Graph");
 
-    // The home directory (bound to no tenant) lands in the default tenant.
-    let (status, me) = h
+    // An allowed directory bound to no ERP tenant: a multi-tenant app's default tenant
+    // belongs to no directory, so its users are not let in (403).
+    let (status, body) = h
         .call("GET", "/auth/me", Some(&azure.token().build()), None)
         .await;
-    assert_eq!(status, StatusCode::OK, "{me}");
-    assert_ne!(me["tenant"], partner.to_string());
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "TENANT_NOT_PROVISIONED");
 
     // A directory outside AZURE_ALLOWED_TENANTS: 401 invalid_token.
     let stranger = azure.token_for_tenant(STRANGER_TID).build();

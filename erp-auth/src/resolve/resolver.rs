@@ -80,11 +80,16 @@ impl UserResolver {
         self
     }
 
-    /// The directory whose users belong to the default tenant (single-tenant apps:
-    /// `AZURE_TENANT_ID`). E-mail linking happens only in an ERP tenant that belongs to
-    /// the token's directory: one bound to it (`tenant create --azure-tenant-id`), or the
-    /// default tenant for this directory. A default tenant shared by several
-    /// directories never links by e-mail.
+    /// The one directory whose users belong to the default tenant (the reference server:
+    /// `AZURE_TENANT_ID` when it is a directory id). Tokens of any other directory must
+    /// be bound to an ERP tenant of their own (`tenant create --azure-tenant-id`), else
+    /// 403 `TENANT_NOT_PROVISIONED`: every ERP tenant then holds one directory's users,
+    /// so users are keyed by (directory, object id).
+    ///
+    /// Without it (the default, for compatibility) the default tenant takes every
+    /// unbound allowed directory: users there are keyed by object id alone (Entra ID
+    /// assigns them as GUIDs), and e-mail linking never happens there, since it happens
+    /// only in an ERP tenant that belongs to the token's directory.
     pub fn with_default_directory(mut self, directory: Option<String>) -> Self {
         self.default_directory = directory.map(|d| d.trim().to_ascii_lowercase());
         self
@@ -175,6 +180,16 @@ impl UserResolver {
             .by_azure_tenant_id(&tid)
             .await
             .map_err(store_error)?;
+        if bound.is_none()
+            && self
+                .default_directory
+                .as_deref()
+                .is_some_and(|home| home != tid)
+        {
+            // The default tenant belongs to one directory: any other must be bound to an
+            // ERP tenant of its own, so (ERP tenant, oid) always means (directory, oid).
+            return Err(AuthError::TenantNotProvisioned);
+        }
         let tenant = self.active_tenant(bound).await?;
         if claims.is_app_only() {
             return Ok(self.service_principal(&tenant, &tid, oid, claims));

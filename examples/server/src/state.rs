@@ -123,16 +123,19 @@ impl AppState {
             .with_default_tenant(Some(default_tenant));
         let mut builder_azure = None;
         if let Some(az) = &config.azure {
-            // A single-tenant app's directory owns the default tenant; a multi-tenant
-            // app's default tenant is shared and never links accounts by e-mail.
-            let home = uuid::Uuid::parse_str(&az.tenant_id)
-                .is_ok()
-                .then(|| az.tenant_id.clone());
+            // The default tenant belongs to AZURE_TENANT_ID's directory alone; any other
+            // allowed directory must be bound to an ERP tenant (`tenant create
+            // --azure-tenant-id`), so each ERP tenant holds one directory's users. A
+            // multi-tenant app (`organizations`) has no home: every directory is bound.
+            let home = match uuid::Uuid::parse_str(&az.tenant_id) {
+                Ok(id) => id.to_string(),
+                Err(_) => String::from("-"),
+            };
             resolver = resolver
                 .with_auto_provision(az.auto_provision)
                 .with_default_role(az.default_role.as_deref().map(str::parse).transpose()?)
                 .with_role_mapper(RoleMapper::parse(&az.role_map)?)
-                .with_default_directory(home);
+                .with_default_directory(Some(home));
             for (directory, domain) in &az.verified_domains {
                 resolver = resolver.with_verified_domains(directory, [domain.as_str()]);
             }
