@@ -15,7 +15,7 @@ pub use guard::{RequireRole, RequireRoleLayer, require_any_role, require_role};
 pub use layer::AuthLayer;
 pub use response::{AuthBody, problem_response};
 pub use scope::{
-    RequireScope, RequireScopeLayer, ScopeRejection, require_any_scope, require_app_role,
-    require_scope,
+    GuardFuture, RequireScope, RequireScopeLayer, ScopeRejection, require_any_scope,
+    require_app_role, require_scope,
 };
 pub use service::AuthService;

@@ -3,6 +3,8 @@
 //! token's `scp`, application permissions its `roles`.
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -12,7 +14,7 @@ use http::{Request, Response};
 use http_body_util::Either;
 use tower::{Layer, Service};
 
-use super::{AuthBody, ResponseFuture, problem_response};
+use super::{AuthBody, problem_response};
 use crate::{AuthError, TokenClaims, azure::is_scope_token};
 
 /// What a [`RequireScopeLayer`] asks of the token.
@@ -129,15 +131,51 @@ pub struct RequireScope<S> {
     rule: RequireScopeLayer,
 }
 
+pin_project_lite::pin_project! {
+    /// Response future of [`RequireScope`]: the inner service's future itself when the
+    /// token qualifies (no allocation, no extra poll layer on the hot path), or the
+    /// ready refusal.
+    #[project = GuardProj]
+    pub enum GuardFuture<F, B> {
+        /// Passed on to the inner service.
+        Allowed { #[pin] inner: F },
+        /// Refused; the response is taken on the first poll.
+        Refused { response: Option<Response<AuthBody<B>>> },
+    }
+}
+
+impl<F, B, E> Future for GuardFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<AuthBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardProj::Allowed { inner } => inner.poll(cx).map_ok(|r| r.map(Either::Left)),
+            GuardProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("GuardFuture polled after completion"))),
+        }
+    }
+}
+
+impl<F, B> std::fmt::Debug for GuardFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Allowed { .. } => "GuardFuture::Allowed",
+            Self::Refused { .. } => "GuardFuture::Refused",
+        })
+    }
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<Result<Self::Response, S::Error>>;
+    type Future = GuardFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -149,14 +187,15 @@ where
             req.extensions().get::<Principal>(),
             req.extensions().get::<TokenClaims>(),
         );
+        // The inner service was polled ready and is called only when allowed; a refusal
+        // leaves its readiness unused, which tower permits.
         match verdict {
-            Ok(()) => {
-                let fut = self.inner.call(req);
-                ResponseFuture::new(async move { fut.await.map(|r| r.map(Either::Left)) })
-            }
-            Err(e) => {
-                ResponseFuture::new(async move { Ok(problem_response(&e).map(Either::Right)) })
-            }
+            Ok(()) => GuardFuture::Allowed {
+                inner: self.inner.call(req),
+            },
+            Err(e) => GuardFuture::Refused {
+                response: Some(problem_response(&e).map(Either::Right)),
+            },
         }
     }
 }

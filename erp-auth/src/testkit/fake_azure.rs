@@ -51,8 +51,11 @@ impl Respond for TokenEndpoint {
     }
 }
 
-/// A fake Entra ID: `/{tenant}/v2.0/.well-known/openid-configuration` and
-/// `/discovery/v2.0/keys` on a local wiremock server, with keys you control.
+/// A fake Entra ID: `/{tenant}/v2.0/.well-known/openid-configuration` (the
+/// `organizations` and `common` endpoints publish the `{tenantid}` template),
+/// `/discovery/v2.0/keys` and a client-credentials token endpoint
+/// `/{tenant}/oauth2/v2.0/token` (for [`FakeGraph`](super::FakeGraph)) on a local wiremock
+/// server, with keys you control.
 pub struct FakeAzureAd {
     server: MockServer,
     tenant_id: String,
