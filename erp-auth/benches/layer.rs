@@ -1,7 +1,8 @@
 //! Per-request cost of the auth layer next to a bare `jsonwebtoken::decode` of the same
 //! token, with warm caches (keys fetched, user provisioned).
 //!
-//! `cargo bench -p erp-auth --bench layer`
+//! `cargo bench -p erp-auth --bench layer` (the scope and app-role guards on the cached
+//! hot path: `cargo bench -p erp-auth --bench layer -- guards`)
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -12,6 +13,7 @@ use erp_auth::{
     azure::AzureAdVerifier,
     cache::TokenCacheConfig,
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
+    require_app_role, require_role, require_scope,
     resolve::UserResolver,
     session::SessionGuard,
     testkit::FakeAzureAd,
@@ -56,6 +58,8 @@ struct Setup {
     /// With the verified-token cache and the session guard, as a deployment runs it.
     cached: Authenticator,
     rs256: String,
+    /// An Entra ID token with a scope and an app role, for the guard benches.
+    guarded: String,
     rs256_key: DecodingKey,
     rs256_issuer: String,
     hs256: String,
@@ -75,7 +79,8 @@ async fn setup() -> Setup {
         .unwrap();
     let local = LocalJwtConfig::new(KeyRing::new("k1", SECRET).unwrap());
     let resolver = UserResolver::new(Arc::new(store.clone()), Arc::new(store.clone()))
-        .with_auto_provision(true);
+        .with_auto_provision(true)
+        .with_role_mapper(erp_auth::resolve::RoleMapper::parse("Sync.Run=admin").unwrap());
     let azure = AzureAdVerifier::start(fake.config()).await.unwrap();
     let auth = Authenticator::builder(resolver.clone())
         .with_azure(azure.clone())
@@ -118,6 +123,12 @@ async fn setup() -> Setup {
     auth.authenticate(&hs256).await.unwrap();
     cached.authenticate(&rs256).await.unwrap();
     cached.authenticate(&hs256).await.unwrap();
+    let guarded = fake
+        .token()
+        .claim("scp", "access_as_user Books.Read")
+        .claim("roles", serde_json::json!(["Sync.Run"]))
+        .build();
+    cached.authenticate(&guarded).await.unwrap();
     let (n, e) = fake.current_key().components();
     Setup {
         rs256_key: DecodingKey::from_rsa_components(&n, &e).unwrap(),
@@ -126,6 +137,7 @@ async fn setup() -> Setup {
         auth,
         cached,
         rs256,
+        guarded,
         hs256,
     }
 }
@@ -190,6 +202,58 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+
+    // The guards on the cached hot path: the same cached Entra ID token through the layer
+    // alone and with each guard inside it (issue 15: no measurable cost).
+    let header = HeaderValue::from_str(&format!("Bearer {}", s.guarded)).unwrap();
+    let mut group = c.benchmark_group("guards");
+    let plain = AuthLayer::new(s.cached.clone()).layer(inner());
+    let scope = AuthLayer::new(s.cached.clone()).layer(require_scope("Books.Read").layer(inner()));
+    let app_role =
+        AuthLayer::new(s.cached.clone()).layer(require_app_role("Sync.Run").layer(inner()));
+    let role = AuthLayer::new(s.cached.clone()).layer(require_role("admin").layer(inner()));
+    macro_rules! guarded {
+        ($name:expr, $service:expr) => {
+            let service = $service;
+            group.bench_function($name, |b| {
+                b.to_async(&rt).iter_batched(
+                    || {
+                        let req = Request::builder()
+                            .header(AUTHORIZATION, header.clone())
+                            .body(())
+                            .unwrap();
+                        (service.clone(), req)
+                    },
+                    |(svc, req)| async move {
+                        let res = svc.oneshot(req).await.unwrap();
+                        assert_eq!(res.status(), 200);
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+    }
+    guarded!("layer_cached", &plain);
+    guarded!("layer_cached_require_scope", &scope);
+    guarded!("layer_cached_require_app_role", &app_role);
+    guarded!("layer_cached_require_role", &role);
+    // The guards' own work, without the service around them.
+    let (principal, claims) = rt
+        .block_on(s.cached.authenticate_with_claims(&s.guarded))
+        .unwrap();
+    let scope_rule = require_scope("Books.Read");
+    let app_role_rule = require_app_role("Sync.Run");
+    group.bench_function("check_scope", |b| {
+        b.iter(|| scope_rule.check(Some(&principal), Some(&claims)).unwrap())
+    });
+    group.bench_function("check_app_role", |b| {
+        b.iter(|| {
+            app_role_rule
+                .check(Some(&principal), Some(&claims))
+                .unwrap()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);
