@@ -102,7 +102,7 @@ pub enum AuthError {
     /// An upstream service (external auth API, IAM) cannot answer or answered nonsense.
     #[error("upstream {service} unavailable: {reason}")]
     UpstreamUnavailable {
-        /// `external_auth` or `iam`.
+        /// `external_auth`, `iam` or `microsoft_graph`.
         service: &'static str,
         /// Why (for logs; not sent to clients).
         reason: String,

@@ -120,10 +120,10 @@ impl GraphConfig {
     }
 }
 
-/// Why the groups of a user could not be read (logged; never shown to clients).
+/// Why the groups of a user could not be read, kept in the cache for a short while;
+/// callers see it as [`AuthError::UpstreamUnavailable`] (service `microsoft_graph`).
 #[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum GraphError {
+pub(crate) enum GraphError {
     /// Graph or the token endpoint could not be reached or answered an error.
     #[error("Microsoft Graph unavailable: {0}")]
     Unavailable(String),
@@ -281,8 +281,19 @@ impl GraphGroups {
     }
 
     /// The transitive group ids of user `oid` of directory `tid`: from the cache, else
-    /// from Graph (one lookup per user at a time; the others wait for its answer).
-    pub async fn groups(&self, tid: &str, oid: &str) -> Result<Arc<[String]>, GraphError> {
+    /// from Graph (one lookup per user at a time; the others wait for its answer). A
+    /// failure is [`AuthError::UpstreamUnavailable`] naming why (throttled, status,
+    /// malformed answer); it never contains the client secret.
+    pub async fn groups(&self, tid: &str, oid: &str) -> Result<Arc<[String]>, AuthError> {
+        self.lookup(tid, oid)
+            .await
+            .map_err(|e| AuthError::UpstreamUnavailable {
+                service: "microsoft_graph",
+                reason: e.to_string(),
+            })
+    }
+
+    async fn lookup(&self, tid: &str, oid: &str) -> Result<Arc<[String]>, GraphError> {
         let key: Key = (tid.to_ascii_lowercase(), oid.to_ascii_lowercase());
         if let Some(hit) = self.cached(&key) {
             self.inner.metrics.hits.fetch_add(1, Ordering::Relaxed);

@@ -11,7 +11,7 @@ mod verifier;
 pub use cloud::{AzureCloud, CloudConst};
 pub use config::AzureAdConfig;
 pub(crate) use config::is_scope_token;
-pub use graph::{GraphConfig, GraphError, GraphGroups, GraphMetrics};
+pub use graph::{GraphConfig, GraphGroups, GraphMetrics};
 pub(crate) use jwks::SigningKey as SigningKeyRef;
 pub use jwks::{JwksCache, JwksMetrics};
 pub use verifier::AzureAdVerifier;
