@@ -17,6 +17,7 @@ use erp_legacy::{
 #[derive(Debug, Default)]
 struct Recorder {
     sql: Mutex<Vec<String>>,
+    values: Mutex<Vec<sea_query::Values>>,
 }
 
 fn row(pairs: &[(&str, Cell)]) -> Row {
@@ -36,8 +37,9 @@ impl Executor for Recorder {
         Backend::Mssql
     }
     async fn fetch_all(&self, _: Scope, s: &Statement) -> erp_core::Result<Vec<Row>> {
-        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        let (sql, values) = tsql::render(s).expect("renders as T-SQL");
         self.sql.lock().unwrap().push(sql.clone());
+        self.values.lock().unwrap().push(values);
         let ts = Cell::Timestamp(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         Ok(if sql.contains("COUNT(*)") {
             vec![row(&[("total", Cell::Int(1))])]
@@ -61,8 +63,9 @@ impl Executor for Recorder {
         })
     }
     async fn execute(&self, _: Scope, s: &Statement) -> erp_core::Result<u64> {
-        let (sql, _) = tsql::render(s).expect("renders as T-SQL");
+        let (sql, values) = tsql::render(s).expect("renders as T-SQL");
         self.sql.lock().unwrap().push(sql);
+        self.values.lock().unwrap().push(values);
         Ok(0)
     }
     async fn execute_batch(&self, scope: Scope, s: &[Statement]) -> erp_core::Result<Vec<u64>> {
@@ -133,7 +136,10 @@ async fn every_repository_statement_in_tsql() {
         "FROM [dbo].[shipments] WHERE [bl_no] = @P1",
         "UPDATE [dbo].[clearance_records] SET [status] = @P1, [notes] = @P2, [updated_at] = @P3 WHERE [clearance_id] = @P4",
         "INSERT INTO [dbo].[shipments] ([bl_no], [client_code], [container_no], [origin_port], [destination_port], [etd], [eta], [status], [updated_at]) OUTPUT INSERTED.[shipment_id] VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9)",
-        "WHERE [updated_at] > @P1 OR ([updated_at] = @P2 AND [client_code] > @P3) ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P4 ROWS ONLY",
+        // A sync batch after a checkpoint: the rest of its timestamp, then what follows,
+        // each one range of the (updated_at, key) index (no OR: that cannot seek).
+        "WHERE [updated_at] = @P1 AND [client_code] > @P2 ORDER BY [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P3 ROWS ONLY",
+        "WHERE [updated_at] > @P1 ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P2 ROWS ONLY",
         "FROM [dbo].[clearance_records] ORDER BY [updated_at] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P1 ROWS ONLY",
     ] {
         assert!(all.contains(fragment), "missing:\n{fragment}\nin:\n{all}");
@@ -141,5 +147,21 @@ async fn every_repository_statement_in_tsql() {
     assert!(
         !all.contains("LIMIT") && !all.contains("RETURNING") && !all.contains('"'),
         "{all}"
+    );
+    // The watermark goes as a naive UTC datetime2, the sample column's own type: a
+    // datetimeoffset parameter would make the server cast the column, row by row.
+    let sync_batch = recorded
+        .iter()
+        .position(|sql| sql.contains("WHERE [updated_at] = @P1"))
+        .unwrap();
+    let values = r.executor().values.lock().unwrap()[sync_batch].clone();
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(
+        values.0,
+        vec![
+            sea_query::Value::ChronoDateTime(Some(at.naive_utc())),
+            "C001".into(),
+            sea_query::Value::BigInt(Some(1000)),
+        ]
     );
 }
