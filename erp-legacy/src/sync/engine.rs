@@ -38,13 +38,12 @@ where
     };
     let start = checkpoint::load(target, spec.table).await?;
     let mut page = fetch(start).await?;
-    loop {
-        // A short page is the end of the table as of this read.
-        let last = (page.len() as u64) < batch_size;
-        let Some(batch) = Batch::of(spec, page)? else {
-            break;
-        };
-        let next = (!last).then(|| tokio::spawn(fetch(Some(batch.checkpoint().clone()))));
+    while let Some(end) = page.last().map(Checkpoint::after) {
+        // A short page is the end of the table as of this read. Otherwise the next read
+        // starts before this page is turned into a batch, so the source never waits on
+        // that.
+        let next = (page.len() as u64 >= batch_size).then(|| tokio::spawn(fetch(Some(end))));
+        let batch = Batch::of(spec, page)?;
         batch.commit(target).await?;
         report.rows += batch.read();
         report.batches += 1;

@@ -26,7 +26,7 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// The rows of `page` for the copy `spec`, or `None` for an empty page.
+    /// The rows of a page (not empty) for the copy `spec`.
     ///
     /// A page is read with two statements, and a record updated between them is in
     /// both: PostgreSQL refuses to merge one key twice in a statement, and the later
@@ -34,11 +34,11 @@ impl Batch {
     pub(super) fn of<R: Record, const N: usize>(
         spec: &TableSpec<R, N>,
         page: Vec<R>,
-    ) -> Result<Option<Self>> {
-        let Some(last) = page.last() else {
-            return Ok(None);
-        };
-        let checkpoint = Checkpoint::after(last);
+    ) -> Result<Self> {
+        let checkpoint = page
+            .last()
+            .map(Checkpoint::after)
+            .ok_or_else(|| LegacyError::Config("an empty page is no batch".into()))?;
         let read = page.len() as u64;
         let mut rows = UpsertRows::new(spec.table, spec.key, spec.column_names())
             .map_err(|e| LegacyError::Config(e.to_string()))?;
@@ -51,16 +51,11 @@ impl Batch {
                     .map_err(|e| LegacyError::Config(e.to_string()))?;
             }
         }
-        Ok(Some(Self {
+        Ok(Self {
             rows,
             checkpoint,
             read,
-        }))
-    }
-
-    /// Where the next page starts.
-    pub(super) fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
+        })
     }
 
     /// Records read for this batch.
