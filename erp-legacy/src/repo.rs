@@ -314,12 +314,13 @@ fn decode_shipment(r: &Row) -> Result<Shipment> {
     shipment_from(r.clone())
 }
 
-/// `CHAR` keys come back padded on some servers.
+/// `CHAR` keys come back padded on some servers. Most are not: look at both ends before
+/// paying for a trim (a sync batch checks two keys per row).
 fn trimmed(s: String) -> String {
-    if s.trim().len() == s.len() {
-        s
-    } else {
+    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         s.trim().to_owned()
+    } else {
+        s
     }
 }
 
@@ -603,6 +604,14 @@ mod tests {
     #[test]
     fn search_terms_cannot_inject_wildcards() {
         assert_eq!(like_pattern("Ab%_\\"), "%ab\\%\\_\\\\%");
+    }
+
+    #[test]
+    fn padded_keys_are_trimmed() {
+        assert_eq!(trimmed("C001".into()), "C001");
+        assert_eq!(trimmed(" HKD  ".into()), "HKD");
+        assert_eq!(trimmed("\u{3000}x".into()), "x");
+        assert_eq!(trimmed(String::new()), "");
     }
 
     #[test]
