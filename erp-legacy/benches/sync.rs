@@ -92,7 +92,7 @@ async fn main() {
     p.batch_execute_raw(&generated(false)).await.unwrap();
 
     for (name, source) in [("SQLite", lite.clone()), ("PostgreSQL", pg_source.clone())] {
-        for batch in [500u64, 1000, 5000] {
+        for batch in [1000u64, 5000, 10_000] {
             let target_schema = format!("erp_btgt_{id}_{}_{batch}", name.to_lowercase());
             let target = pg(&url, &target_schema).await;
             migrate_target(&target).await.unwrap();

@@ -197,7 +197,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<Client>> {
         let c = &self.mapping.clients;
         let q = self.select_clients();
-        self.changed(q, &c.updated_at, &c.code, after, limit, decode_client)
+        self.changed(q, &c.updated_at, &c.code, after, limit, client_from)
             .await
     }
 
@@ -209,7 +209,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<ClearanceRecord>> {
         let c = &self.mapping.clearance;
         let q = self.select_clearance();
-        self.changed(q, &c.updated_at, &c.id, after, limit, decode_clearance)
+        self.changed(q, &c.updated_at, &c.id, after, limit, clearance_from)
             .await
     }
 
@@ -221,11 +221,22 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<Shipment>> {
         let s = &self.mapping.shipments;
         let q = self.select_shipments();
-        self.changed(q, &s.updated_at, &s.id, after, limit, decode_shipment)
+        self.changed(q, &s.updated_at, &s.id, after, limit, shipment_from)
             .await
     }
 
-    /// One sync batch of `q`: rows after `(updated_at, key)`, in that order.
+    /// One sync batch of `q`: up to `limit` rows after `(updated_at, key)`, in that
+    /// order.
+    ///
+    /// Two statements, each one range of the `(updated_at, key)` index: the rest of the
+    /// checkpoint's timestamp (`updated_at = at AND key > last ORDER BY key`), then, if
+    /// that does not fill the batch, the later timestamps (`updated_at > at`). The single
+    /// statement `updated_at > at OR (updated_at = at AND key > last)` selects the same
+    /// rows, but PostgreSQL (and so Babelfish) cannot seek an OR of ranges: it walks the
+    /// index from its start and filters, so each batch costs more than the one before.
+    /// `updated_at >= at AND (..)` would seek, yet still walk every row of the
+    /// checkpoint's timestamp copied before, which after a bulk import sharing one
+    /// timestamp is most of the table.
     async fn changed<T, K: Into<sea_query::Value>>(
         &self,
         mut q: SelectStatement,
@@ -233,76 +244,134 @@ impl<E: Executor> SqlLegacyRepository<E> {
         key_col: &str,
         after: Option<(DateTime<Utc>, K)>,
         limit: u64,
-        decode: fn(&Row) -> Result<T>,
+        decode: fn(Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        if let Some((at, key)) = after {
-            q.cond_where(after_cond(updated_col, at, key_col, key.into()));
-        }
-        q.order_by(a(updated_col), Order::Asc)
+        let Some((at, last)) = after else {
+            let first = q
+                .order_by(a(updated_col), Order::Asc)
+                .order_by(a(key_col), Order::Asc)
+                .limit(limit)
+                .to_owned();
+            return self.all(first).await?.into_iter().map(decode).collect();
+        };
+        let at = self.watermark(at);
+        let same = q
+            .clone()
+            .and_where(Expr::col(a(updated_col)).eq(at.clone()))
+            .and_where(Expr::col(a(key_col)).gt(Expr::val(last.into())))
             .order_by(a(key_col), Order::Asc)
-            .limit(limit);
-        self.all(q).await?.iter().map(decode).collect()
+            .limit(limit)
+            .to_owned();
+        let mut rows = self
+            .all(same)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>>>()?;
+        let missing = limit.saturating_sub(rows.len() as u64);
+        if missing > 0 {
+            let later = q
+                .and_where(Expr::col(a(updated_col)).gt(at))
+                .order_by(a(updated_col), Order::Asc)
+                .order_by(a(key_col), Order::Asc)
+                .limit(missing)
+                .to_owned();
+            for row in self.all(later).await? {
+                rows.push(decode(row)?);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// A checkpoint's timestamp in the watermark column's own type. SQL Server and
+    /// Babelfish convert a column compared with a parameter of a higher-precedence type:
+    /// a `DATETIME2` column against a `datetimeoffset` parameter (what a UTC instant
+    /// binds as) is cast row by row, in a filter instead of an index condition. The
+    /// legacy database stores naive UTC (as the decoder reads it), so the watermark goes
+    /// as a naive UTC `datetime2`, which also compares correctly with a
+    /// `DATETIMEOFFSET` column. PostgreSQL and SQLite compare the instant as it is.
+    fn watermark(&self, at: DateTime<Utc>) -> sea_query::Value {
+        match self.exec.backend() {
+            Backend::Mssql => at.naive_utc().into(),
+            _ => at.into(),
+        }
     }
 }
 
-/// `updated_at > at OR (updated_at = at AND key > last)`: a total order, so a batch
-/// boundary inside a run of equal timestamps loses nothing.
-fn after_cond(updated_col: &str, at: DateTime<Utc>, key_col: &str, last: sea_query::Value) -> Cond {
-    Cond::any().add(Expr::col(a(updated_col)).gt(at)).add(
-        Cond::all()
-            .add(Expr::col(a(updated_col)).eq(at))
-            .add(Expr::col(a(key_col)).gt(Expr::val(last))),
-    )
-}
+// Each record is decoded from a row the decoder owns, so text moves out instead of
+// being copied: a sync batch decodes tens of thousands of rows it never keeps. The
+// `&Row` forms are for the handful of rows other queries return.
 
 fn decode_client(r: &Row) -> Result<Client> {
-    Ok(Client {
-        code: r.get::<String>("code")?.trim().to_owned(),
-        name: r.get("name")?,
-        business_reg_no: r.get("business_reg_no")?,
-        contact_name: r.get("contact_name")?,
-        contact_phone: r.get("contact_phone")?,
-        contact_email: r.get("contact_email")?,
-        address: r.get("address")?,
-        currency: r.get::<String>("currency")?.trim().to_owned(),
-        is_active: r.get("is_active")?,
-        updated_at: r.get("updated_at")?,
-    })
+    client_from(r.clone())
 }
 
 fn decode_clearance(r: &Row) -> Result<ClearanceRecord> {
+    clearance_from(r.clone())
+}
+
+fn decode_shipment(r: &Row) -> Result<Shipment> {
+    shipment_from(r.clone())
+}
+
+/// `CHAR` keys come back padded on some servers. Most are not: look at both ends before
+/// paying for a trim (a sync batch checks two keys per row).
+fn trimmed(s: String) -> String {
+    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        s.trim().to_owned()
+    } else {
+        s
+    }
+}
+
+fn client_from(mut r: Row) -> Result<Client> {
+    Ok(Client {
+        code: trimmed(r.take("code")?),
+        name: r.take("name")?,
+        business_reg_no: r.take("business_reg_no")?,
+        contact_name: r.take("contact_name")?,
+        contact_phone: r.take("contact_phone")?,
+        contact_email: r.take("contact_email")?,
+        address: r.take("address")?,
+        currency: trimmed(r.take("currency")?),
+        is_active: r.take("is_active")?,
+        updated_at: r.take("updated_at")?,
+    })
+}
+
+fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
     Ok(ClearanceRecord {
-        id: r.get("id")?,
-        clearance_no: r.get("clearance_no")?,
-        client_code: r.get::<String>("client_code")?.trim().to_owned(),
-        declaration_date: r.get("declaration_date")?,
-        hs_code: r.get("hs_code")?,
-        customs_value: r.get("customs_value")?,
-        currency: r.get::<String>("currency")?.trim().to_owned(),
-        duty: r.get("duty")?,
-        status: ClearanceStatus::parse(&r.get::<String>("status")?).map_err(|_| {
+        id: r.take("id")?,
+        clearance_no: r.take("clearance_no")?,
+        client_code: trimmed(r.take("client_code")?),
+        declaration_date: r.take("declaration_date")?,
+        hs_code: r.take("hs_code")?,
+        customs_value: r.take("customs_value")?,
+        currency: trimmed(r.take("currency")?),
+        duty: r.take("duty")?,
+        status: ClearanceStatus::parse(&r.take::<String>("status")?).map_err(|_| {
             LegacyError::Database(erp_core::Error::Decode {
                 column: "status".into(),
                 message: "unknown clearance status".into(),
             })
         })?,
-        notes: r.get("notes")?,
-        updated_at: r.get("updated_at")?,
+        notes: r.take("notes")?,
+        updated_at: r.take("updated_at")?,
     })
 }
 
-fn decode_shipment(r: &Row) -> Result<Shipment> {
+fn shipment_from(mut r: Row) -> Result<Shipment> {
     Ok(Shipment {
-        id: r.get("id")?,
-        bl_no: r.get("bl_no")?,
-        client_code: r.get::<String>("client_code")?.trim().to_owned(),
-        container_no: r.get("container_no")?,
-        origin: r.get("origin")?,
-        destination: r.get("destination")?,
-        etd: r.get("etd")?,
-        eta: r.get("eta")?,
-        status: r.get("status")?,
-        updated_at: r.get("updated_at")?,
+        id: r.take("id")?,
+        bl_no: r.take("bl_no")?,
+        client_code: trimmed(r.take("client_code")?),
+        container_no: r.take("container_no")?,
+        origin: r.take("origin")?,
+        destination: r.take("destination")?,
+        etd: r.take("etd")?,
+        eta: r.take("eta")?,
+        status: r.take("status")?,
+        updated_at: r.take("updated_at")?,
     })
 }
 
@@ -562,6 +631,14 @@ mod tests {
         );
         let tsql = select(Backend::Mssql).to_string(crate::tsql::TsqlQueryBuilder);
         assert!(tsql.ends_with(r"[x] LIKE N'%ab[%][_]\[[]%'"), "{tsql}");
+    }
+
+    #[test]
+    fn padded_keys_are_trimmed() {
+        assert_eq!(trimmed("C001".into()), "C001");
+        assert_eq!(trimmed(" HKD  ".into()), "HKD");
+        assert_eq!(trimmed("\u{3000}x".into()), "x");
+        assert_eq!(trimmed(String::new()), "");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Legacy -> ERP sync: complete, idempotent, incremental, and whole after a kill.
+//! Legacy -> ERP sync: complete, idempotent, incremental, and whole after a kill, from
+//! PostgreSQL, SQLite and (with `MSSQL_TEST_URL`) a T-SQL server, including runs of
+//! rows sharing one timestamp across batch boundaries.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::{
 use async_trait::async_trait;
 use erp_core::{
     Backend,
-    sql::{Database, Executor, Row, Scope, Statement},
+    sql::{Database, Executor, Row, Scope, Statement, UpsertRows},
 };
 use erp_legacy::{
     LegacyMapping, SqlLegacyRepository,
@@ -56,12 +58,106 @@ async fn raw(db: &Database, sql: &str) {
     }
 }
 
-/// A target that dies on its `fail_at`-th batch, like a process killed mid-sync.
+/// Adds `n` clearance records all changed at one instant, as a bulk import leaves them:
+/// batches start and end inside the run.
+fn bulk_import_sql(n: usize, sqlite: bool) -> String {
+    let ts = if sqlite {
+        "'2026-03-01T00:00:00.000000Z'"
+    } else {
+        "'2026-03-01T00:00:00Z'"
+    };
+    (0..n)
+        .map(|i| {
+            let value = if sqlite { format!("'{}.2500'", i) } else { format!("{}.2500", i) };
+            format!(
+                "INSERT INTO clearance_records (clearance_no, client_code, declaration_date, hs_code, customs_value, currency, duty_amount, status, updated_at) \
+                 VALUES ('BULK-{i:04}', 'C002', '2026-02-01', '0901.21', {value}, 'HKD', {value}, 'SUBMITTED', {ts});"
+            )
+        })
+        .collect()
+}
+
+/// The ids a table holds, in order.
+async fn ids(db: &Database, table: &str) -> Vec<i64> {
+    let q = sea_query::Query::select()
+        .column(sea_query::Alias::new("clearance_id"))
+        .from(sea_query::Alias::new(table))
+        .order_by(sea_query::Alias::new("clearance_id"), sea_query::Order::Asc)
+        .to_owned();
+    db.fetch_all(Scope::Global, &q.into())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i64>("clearance_id").unwrap())
+        .collect()
+}
+
+/// Bulk-imported rows across batch boundaries: all copied once; after three of them
+/// change, exactly those three are copied again.
+async fn bulk_import_across_batches(source: &Database, target: &Database, sqlite: bool) {
+    raw(source, &bulk_import_sql(45, sqlite)).await;
+    migrate_target(target).await.unwrap();
+    let sync = LegacySync::new(
+        SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+        target.clone(),
+    )
+    .unwrap()
+    .with_batch_size(10);
+    let first = sync.run().await.unwrap();
+    assert_eq!(first.tables[1].rows, 4 + 45);
+    assert_eq!(first.tables[1].batches, 5);
+    assert_eq!(
+        ids(target, "legacy_clearance_records").await,
+        ids(source, "clearance_records").await,
+        "every record once"
+    );
+    assert_eq!(sync.run().await.unwrap().rows(), 0);
+    let ts = if sqlite {
+        "'2026-04-01T00:00:00.000000Z'"
+    } else {
+        "'2026-04-01T00:00:00Z'"
+    };
+    raw(
+        source,
+        &format!(
+            "UPDATE clearance_records SET notes = 'changed', updated_at = {ts} \
+             WHERE clearance_no IN ('BULK-0007', 'BULK-0021', 'BULK-0039')"
+        ),
+    )
+    .await;
+    let again = sync.run().await.unwrap();
+    assert_eq!(again.rows(), 3);
+    let q = sea_query::Query::select()
+        .expr_as(
+            sea_query::Func::count(sea_query::Expr::col(sea_query::Asterisk)),
+            sea_query::Alias::new("n"),
+        )
+        .from(sea_query::Alias::new("legacy_clearance_records"))
+        .and_where(sea_query::ExprTrait::eq(
+            sea_query::Expr::col(sea_query::Alias::new("notes")),
+            "changed",
+        ))
+        .to_owned();
+    let changed: i64 = target.fetch_all(Scope::Global, &q.into()).await.unwrap()[0]
+        .get("n")
+        .unwrap();
+    assert_eq!(changed, 3);
+    assert_eq!(count(target, "legacy_clearance_records").await, 49);
+}
+
+/// A target that dies on its `fail_at`-th batch, like a process killed mid-sync: before
+/// the batch's transaction commits, so neither its rows nor its checkpoint are written.
 #[derive(Debug)]
 struct Killed {
     inner: Database,
     fail_at: usize,
     batches: AtomicUsize,
+}
+
+impl Killed {
+    fn dies_now(&self) -> bool {
+        self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
+    }
 }
 
 #[async_trait]
@@ -76,13 +172,27 @@ impl Executor for Killed {
         self.inner.execute(scope, s).await
     }
     async fn execute_batch(&self, scope: Scope, s: &[Statement]) -> erp_core::Result<Vec<u64>> {
-        if self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+        if self.dies_now() {
             return Err(erp_core::Error::unavailable(
                 Backend::Postgres,
                 "killed mid-batch",
             ));
         }
         self.inner.execute_batch(scope, s).await
+    }
+    async fn upsert_rows(
+        &self,
+        scope: Scope,
+        rows: &UpsertRows,
+        then: &[Statement],
+    ) -> erp_core::Result<u64> {
+        if self.dies_now() {
+            return Err(erp_core::Error::unavailable(
+                Backend::Postgres,
+                "killed mid-batch",
+            ));
+        }
+        self.inner.upsert_rows(scope, rows, then).await
     }
     async fn ping(&self) -> erp_core::Result<Duration> {
         self.inner.ping().await
@@ -184,6 +294,61 @@ async fn postgres_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
     );
 }
 
+/// The kill comes inside the transaction, after the COPY and the merge ran: the
+/// checkpoint update fails, and the batch's rows go with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sync_failing_at_the_checkpoint_keeps_none_of_the_batch() {
+    let (source, _s) = common::postgres().await;
+    raw(&source, &more_clearance_sql(35, false)).await;
+    let (target, _t) = common::postgres_empty().await;
+    migrate_target(&target).await.unwrap();
+    raw(
+        &target,
+        "CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.table_name = 'legacy_clearance_records' AND OLD.rows_synced >= 10 THEN \
+             RAISE EXCEPTION 'killed at the checkpoint'; \
+           END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER die BEFORE UPDATE ON legacy_sync_checkpoints \
+           FOR EACH ROW EXECUTE FUNCTION die();",
+    )
+    .await;
+    let sync = || {
+        LegacySync::new(
+            SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+            target.clone(),
+        )
+        .unwrap()
+        .with_batch_size(10)
+    };
+    assert!(sync().run().await.is_err());
+    assert_eq!(
+        count(&target, "legacy_clearance_records").await,
+        10,
+        "the second batch's rows were rolled back with its checkpoint"
+    );
+    raw(&target, "DROP TRIGGER die ON legacy_sync_checkpoints").await;
+    let resumed = sync().run().await.unwrap();
+    assert_eq!(resumed.tables[1].rows, 29);
+    assert_eq!(
+        ids(&target, "legacy_clearance_records").await,
+        ids(&source, "clearance_records").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_bulk_imported_rows_across_batches() {
+    let (source, _s) = common::postgres().await;
+    let (target, _t) = common::postgres_empty().await;
+    bulk_import_across_batches(&source, &target, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_bulk_imported_rows_across_batches() {
+    let (source, _s) = common::sqlite().await;
+    let (target, _t) = common::sqlite_empty().await;
+    bulk_import_across_batches(&source, &target, true).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_sync_into_sqlite() {
     let (source, _s) = common::sqlite().await;
@@ -199,4 +364,239 @@ async fn sqlite_sync_into_sqlite() {
     assert_eq!(sync.run().await.unwrap().rows(), 5 + 16 + 3);
     assert_eq!(sync.run().await.unwrap().rows(), 0);
     assert_eq!(count(&target, "legacy_clearance_records").await, 16);
+}
+
+/// The sample schema and data on the T-SQL server of `MSSQL_TEST_URL`, in a schema of
+/// its own that is dropped when the test ends, also when it fails.
+struct MssqlSource {
+    exec: erp_legacy::mssql::MssqlExecutor,
+    schema: String,
+}
+
+impl MssqlSource {
+    /// `None` (after saying so) without `MSSQL_TEST_URL`; with `ERP_REQUIRE_MSSQL=1` a
+    /// missing server fails the test instead.
+    async fn new() -> Option<Self> {
+        use erp_legacy::mssql::{MssqlConfig, MssqlExecutor};
+        let url = match std::env::var("MSSQL_TEST_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ if std::env::var("ERP_REQUIRE_MSSQL").as_deref() == Ok("1") => {
+                panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set")
+            }
+            _ => {
+                eprintln!("skipped: MSSQL_TEST_URL not set");
+                return None;
+            }
+        };
+        let config = MssqlConfig::from_env_value("MSSQL_TEST_URL", &url)
+            .expect("MSSQL_TEST_URL is not a valid connection string")
+            .with_connect_timeout(Duration::from_secs(15));
+        let exec = MssqlExecutor::connect(config)
+            .await
+            .expect("MSSQL_TEST_URL is set but the server cannot be reached");
+        let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // CREATE SCHEMA must be alone in its batch.
+        exec.batch_execute_raw(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let source = Self { exec, schema };
+        let qualify = |sql: &str| sql.replace("dbo.", &format!("{}.", source.schema));
+        source
+            .exec
+            .batch_execute_raw(&qualify(include_str!("../sql/mssql/01_schema.sql")))
+            .await
+            .unwrap();
+        source
+            .exec
+            .batch_execute_raw(&qualify(include_str!("../sql/mssql/02_sample_data.sql")))
+            .await
+            .unwrap();
+        Some(source)
+    }
+
+    fn repo(&self) -> SqlLegacyRepository<erp_legacy::mssql::MssqlExecutor> {
+        let mapping = LegacyMapping {
+            schema: Some(self.schema.clone()),
+            ..LegacyMapping::default()
+        };
+        SqlLegacyRepository::new(self.exec.clone(), mapping)
+    }
+
+    /// Runs T-SQL with `{s}` standing for the schema. Literals only: stock Babelfish
+    /// refuses NULL parameters.
+    async fn run(&self, sql: &str) {
+        self.exec
+            .batch_execute_raw(&sql.replace("{s}", &self.schema))
+            .await
+            .unwrap();
+    }
+
+    async fn clearance_ids(&self) -> Vec<i64> {
+        self.exec
+            .query_raw(
+                &format!(
+                    "SELECT CAST(clearance_id AS BIGINT) AS id FROM {}.clearance_records ORDER BY clearance_id",
+                    self.schema
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<i64>("id").unwrap())
+            .collect()
+    }
+
+    /// 45 clearance records and 25 clients changed at one instant (a bulk import), so
+    /// batches of 10 start and end inside the runs.
+    async fn bulk_import(&self) {
+        let digits = "(VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9))";
+        self.run(&format!(
+            "INSERT INTO {{s}}.clearance_records (clearance_no, client_code, declaration_date, hs_code, \
+                 customs_value, currency, duty_amount, status, notes, updated_at)
+             SELECT N'BULK-' + CAST(n AS NVARCHAR(10)), N'C002', '2026-02-01', N'0901.21',
+                    100.25 + n, N'HKD', 1.5, N'SUBMITTED', NULL, '2026-03-01T00:00:00'
+             FROM (SELECT a.n + 10 * b.n AS n FROM {digits} a(n) CROSS JOIN {digits} b(n)) g
+             WHERE n < 45;
+             INSERT INTO {{s}}.clients (client_code, client_name, business_reg_no, contact_name, \
+                 contact_phone, contact_email, address, currency, is_active, updated_at)
+             SELECT N'S' + RIGHT(N'00' + CAST(n AS NVARCHAR(10)), 3), N'批量 ' + CAST(n AS NVARCHAR(10)),
+                    NULL, NULL, NULL, NULL, NULL, N'HKD', 1, '2026-03-01T00:00:00'
+             FROM (SELECT a.n + 10 * b.n AS n FROM {digits} a(n) CROSS JOIN {digits} b(n)) g
+             WHERE n < 25;"
+        ))
+        .await;
+    }
+}
+
+impl Drop for MssqlSource {
+    fn drop(&mut self) {
+        let exec = self.exec.clone();
+        let schema = self.schema.clone();
+        // Drop cannot await, and the test's runtime may be unwinding: a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for table in ["shipments", "clearance_records", "clients"] {
+                    let _ = exec
+                        .batch_execute_raw(&format!("DROP TABLE IF EXISTS {schema}.{table}"))
+                        .await;
+                }
+                let _ = exec
+                    .batch_execute_raw(&format!("DROP SCHEMA {schema}"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_sync_into_postgres_is_complete_idempotent_and_incremental() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    migrate_target(&target).await.unwrap();
+    let sync = LegacySync::new(source.repo(), target.clone())
+        .unwrap()
+        .with_batch_size(10);
+
+    let first = sync.run().await.unwrap();
+    assert_eq!(first.tables[0].rows, 5 + 25);
+    assert_eq!(first.tables[1].rows, 4 + 45);
+    assert_eq!(first.tables[1].batches, 5);
+    assert_eq!(first.tables[2].rows, 3);
+    assert_eq!(
+        ids(&target, "legacy_clearance_records").await,
+        source.clearance_ids().await,
+        "every record once"
+    );
+    let Database::Postgres(pg) = &target else {
+        unreachable!()
+    };
+    let exact = pg
+        .query_raw(
+            "SELECT count(*)::bigint AS n FROM legacy_clearance_records \
+             WHERE clearance_no = 'CL-2026-0003' AND customs_value = 1500000.0000 AND notes = '茶葉 檢查'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        exact[0].get::<i64>("n").unwrap(),
+        1,
+        "values copied exactly"
+    );
+
+    assert_eq!(
+        sync.run().await.unwrap().rows(),
+        0,
+        "nothing changed, nothing copied"
+    );
+
+    source
+        .run(
+            "UPDATE {s}.clearance_records SET notes = N'changed', updated_at = '2026-04-01T00:00:00'
+               WHERE clearance_no IN (N'BULK-7', N'BULK-21', N'BULK-39');
+             UPDATE {s}.clients SET client_name = N'Acme Holdings', updated_at = '2026-04-01T00:00:00'
+               WHERE client_code = N'C001';",
+        )
+        .await;
+    let again = sync.run().await.unwrap();
+    assert_eq!((again.tables[0].rows, again.tables[1].rows), (1, 3));
+    let changed = pg
+        .query_raw(
+            "SELECT (SELECT count(*) FROM legacy_clearance_records WHERE notes = 'changed')::bigint AS n, \
+                    (SELECT client_name FROM legacy_clients WHERE client_code = 'C001') AS name",
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed[0].get::<i64>("n").unwrap(), 3);
+    assert_eq!(changed[0].get::<String>("name").unwrap(), "Acme Holdings");
+    assert_eq!(count(&target, "legacy_clients").await, 30);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    migrate_target(&target).await.unwrap();
+    // Clients take batches 1..=3 (30 rows); clearance batches are 4..=8: die in them.
+    let killed = Killed {
+        inner: target.clone(),
+        fail_at: 6,
+        batches: AtomicUsize::new(0),
+    };
+    let err = LegacySync::new(source.repo(), killed)
+        .unwrap()
+        .with_batch_size(10)
+        .run()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unavailable"), "{err}");
+    assert_eq!(count(&target, "legacy_clearance_records").await, 20);
+
+    let resumed = LegacySync::new(source.repo(), target.clone())
+        .unwrap()
+        .with_batch_size(10)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed.tables[1].rows,
+        49 - 20,
+        "from the last committed batch"
+    );
+    assert_eq!(
+        ids(&target, "legacy_clearance_records").await,
+        source.clearance_ids().await,
+        "no record lost, none doubled"
+    );
 }

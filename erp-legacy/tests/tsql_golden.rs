@@ -148,7 +148,10 @@ async fn every_repository_statement_in_tsql() {
         // NULLs are written as NULL, never bound (Babelfish refuses NULL parameters).
         "UPDATE [dbo].[clearance_records] SET [status] = @P1, [notes] = NULL, [updated_at] = @P2 WHERE [clearance_id] = @P3",
         "INSERT INTO [dbo].[shipments] ([bl_no], [client_code], [container_no], [origin_port], [destination_port], [etd], [eta], [status], [updated_at]) OUTPUT INSERTED.[shipment_id] VALUES (@P1, @P2, NULL, @P3, @P4, NULL, NULL, @P5, @P6)",
-        "WHERE [updated_at] > @P1 OR ([updated_at] = @P2 AND [client_code] > @P3) ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P4 ROWS ONLY",
+        // A sync batch after a checkpoint: the rest of its timestamp, then what follows,
+        // each one range of the (updated_at, key) index (no OR: that cannot seek).
+        "WHERE [updated_at] = @P1 AND [client_code] > @P2 ORDER BY [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P3 ROWS ONLY",
+        "WHERE [updated_at] > @P1 ORDER BY [updated_at] ASC, [client_code] ASC OFFSET 0 ROWS FETCH NEXT @P2 ROWS ONLY",
         "FROM [dbo].[clearance_records] ORDER BY [updated_at] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P1 ROWS ONLY",
     ] {
         assert!(all.contains(fragment), "missing:\n{fragment}\nin:\n{all}");
@@ -156,5 +159,21 @@ async fn every_repository_statement_in_tsql() {
     assert!(
         !all.contains("LIMIT") && !all.contains("RETURNING") && !all.contains('"'),
         "{all}"
+    );
+    // The watermark goes as a naive UTC datetime2, the sample column's own type: a
+    // datetimeoffset parameter would make the server cast the column, row by row.
+    let sync_batch = recorded
+        .iter()
+        .position(|sql| sql.contains("WHERE [updated_at] = @P1"))
+        .unwrap();
+    let values = r.executor().values.lock().unwrap()[sync_batch].clone();
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(
+        values,
+        vec![
+            sea_query::Value::ChronoDateTime(Some(at.naive_utc())),
+            "C001".into(),
+            sea_query::Value::BigInt(Some(1000)),
+        ]
     );
 }

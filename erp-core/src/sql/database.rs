@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Executor, MigrationReport, Row, Scope, Statement, mask_url, migrate};
+use super::{Executor, MigrationReport, Row, Scope, Statement, UpsertRows, mask_url, migrate};
 #[cfg(feature = "postgres")]
 use super::{PgConfig, PgExecutor};
 #[cfg(feature = "sqlite")]
@@ -156,6 +156,15 @@ impl Executor for Database {
 
     async fn execute_batch(&self, scope: Scope, statements: &[Statement]) -> Result<Vec<u64>> {
         self.inner().execute_batch(scope, statements).await
+    }
+
+    async fn upsert_rows(
+        &self,
+        scope: Scope,
+        rows: &UpsertRows,
+        then: &[Statement],
+    ) -> Result<u64> {
+        self.inner().upsert_rows(scope, rows, then).await
     }
 
     async fn ping(&self) -> Result<Duration> {

@@ -2,7 +2,7 @@ use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
 
-use super::{Row, Statement};
+use super::{Row, Statement, UpsertRows};
 use crate::{Backend, Result, TenantId};
 
 /// On whose behalf a statement runs.
@@ -42,6 +42,27 @@ pub trait Executor: Send + Sync + fmt::Debug {
     /// Runs statements in order in one transaction: all take effect or none does.
     /// Returns the rows affected by each.
     async fn execute_batch(&self, scope: Scope, statements: &[Statement]) -> Result<Vec<u64>>;
+
+    /// Writes `rows` into their table, each inserted or written over the row with the
+    /// same key, then runs `then`, all in one transaction: a copy job's batch and its
+    /// checkpoint take effect together or not at all. Returns the rows written.
+    ///
+    /// The default sends multi-row `INSERT .. ON CONFLICT (key) DO UPDATE` statements
+    /// through [`Executor::execute_batch`]. PostgreSQL overrides it with a binary `COPY`
+    /// into a temporary table and one merging statement, which is many times faster for
+    /// large batches.
+    async fn upsert_rows(
+        &self,
+        scope: Scope,
+        rows: &UpsertRows,
+        then: &[Statement],
+    ) -> Result<u64> {
+        let mut statements = rows.insert_statements()?;
+        let inserts = statements.len();
+        statements.extend_from_slice(then);
+        let counts = self.execute_batch(scope, &statements).await?;
+        Ok(counts.iter().take(inserts).sum())
+    }
 
     /// Round-trips a trivial query and returns how long it took.
     async fn ping(&self) -> Result<Duration>;

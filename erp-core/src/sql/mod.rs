@@ -9,6 +9,7 @@
 //! [`Database`] is the handle the server holds: it is built from `DATABASE_URL`, runs
 //! the migrations of its backend ([`Database::migrate`]) and is itself an [`Executor`].
 
+mod bulk;
 mod database;
 mod executor;
 pub mod migrate;
@@ -23,6 +24,7 @@ pub(crate) mod repo;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use bulk::UpsertRows;
 pub use database::{Database, DatabaseConfig};
 pub use executor::{Executor, Scope};
 pub use migrate::{Migration, MigrationReport};

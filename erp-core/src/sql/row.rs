@@ -71,6 +71,21 @@ impl Row {
             message,
         })
     }
+
+    /// Decodes a column into `T`, moving its text or bytes out instead of copying them
+    /// (the cell reads `NULL` afterwards): for decoding many rows that are not kept.
+    pub fn take<T: FromCell>(&mut self, column: &str) -> Result<T> {
+        let decode_error = |message| Error::Decode {
+            column: column.to_owned(),
+            message,
+        };
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| decode_error("no such column in the result".into()))?;
+        T::from_owned_cell(std::mem::replace(&mut self.cells[i], Cell::Null)).map_err(decode_error)
+    }
 }
 
 /// Decoding of a [`Cell`] into a Rust type. The error is a short description of what
@@ -78,6 +93,11 @@ impl Row {
 pub trait FromCell: Sized {
     /// Decodes the cell.
     fn from_cell(cell: &Cell) -> Result<Self, String>;
+
+    /// Decodes a cell given up by its row ([`Row::take`]); text and bytes can move.
+    fn from_owned_cell(cell: Cell) -> Result<Self, String> {
+        Self::from_cell(&cell)
+    }
 }
 
 fn unexpected(want: &str, cell: &Cell) -> String {
@@ -102,6 +122,13 @@ impl<T: FromCell> FromCell for Option<T> {
             other => T::from_cell(other).map(Some),
         }
     }
+
+    fn from_owned_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Null => Ok(None),
+            other => T::from_owned_cell(other).map(Some),
+        }
+    }
 }
 
 impl FromCell for String {
@@ -110,6 +137,13 @@ impl FromCell for String {
             Cell::Text(s) => Ok(s.clone()),
             Cell::Uuid(u) => Ok(u.to_string()),
             other => Err(unexpected("text", other)),
+        }
+    }
+
+    fn from_owned_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(s) => Ok(s),
+            other => Self::from_cell(&other),
         }
     }
 }
@@ -158,6 +192,13 @@ impl FromCell for Vec<u8> {
         match cell {
             Cell::Bytes(b) => Ok(b.clone()),
             other => Err(unexpected("bytes", other)),
+        }
+    }
+
+    fn from_owned_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Bytes(b) => Ok(b),
+            other => Self::from_cell(&other),
         }
     }
 }
@@ -289,5 +330,22 @@ mod tests {
         assert!(r.get::<bool>("c1").is_err(), "7 is not a boolean");
         assert!(r.get::<String>("missing").is_err());
         assert!(r.get::<String>("c1").is_err());
+    }
+
+    #[test]
+    fn take_moves_a_value_out_and_decodes_like_get() {
+        let mut r = row(vec![
+            Cell::Text("name".into()),
+            Cell::Null,
+            Cell::Bytes(vec![1]),
+            Cell::Int(7),
+        ]);
+        assert_eq!(r.take::<String>("c0").unwrap(), "name");
+        assert_eq!(r.cell("c0").unwrap(), &Cell::Null, "taken");
+        assert_eq!(r.take::<Option<String>>("c1").unwrap(), None);
+        assert_eq!(r.take::<Vec<u8>>("c2").unwrap(), vec![1]);
+        assert_eq!(r.take::<i64>("c3").unwrap(), 7);
+        let err = r.take::<String>("missing").unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 }

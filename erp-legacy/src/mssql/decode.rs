@@ -20,19 +20,19 @@ pub(crate) fn decode_result_sets(sets: Vec<Vec<tiberius::Row>>) -> Result<Vec<Ro
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    // Column names are shared by every row of the set.
-    let names: Arc<[String]> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    rows.iter().map(|row| decode_row(&names, row)).collect()
+    // Column names and types are shared by every row of the set.
+    let columns: Vec<Column> = first.columns().to_vec();
+    let names: Arc<[String]> = columns.iter().map(|c| c.name().to_owned()).collect();
+    rows.into_iter()
+        .map(|row| decode_row(&names, &columns, row))
+        .collect()
 }
 
-/// Converts one row.
-pub(crate) fn decode_row(names: &Arc<[String]>, row: &tiberius::Row) -> Result<Row> {
-    let cells = row
-        .cells()
+/// Converts one row, moving its text and bytes instead of copying them.
+fn decode_row(names: &Arc<[String]>, columns: &[Column], row: tiberius::Row) -> Result<Row> {
+    let cells = columns
+        .iter()
+        .zip(row)
         .map(|(column, data)| decode_cell(column, data))
         .collect::<Result<Vec<_>>>()?;
     Ok(Row::new(Arc::clone(names), cells))
@@ -41,7 +41,7 @@ pub(crate) fn decode_row(names: &Arc<[String]>, row: &tiberius::Row) -> Result<R
 /// Converts one value. Unsupported column types (`sql_variant`, `xml`, CLR types)
 /// are a decode error naming the column, even when the value is NULL: selecting
 /// them is a query bug to fix with a `CAST`.
-pub(crate) fn decode_cell(column: &Column, data: &ColumnData<'static>) -> Result<Cell> {
+pub(crate) fn decode_cell(column: &Column, data: ColumnData<'static>) -> Result<Cell> {
     let fail = |message: String| Error::Decode {
         column: column.name().to_owned(),
         message,
@@ -68,18 +68,14 @@ pub(crate) fn decode_cell(column: &Column, data: &ColumnData<'static>) -> Result
             // four-decimal text it was (exact up to about 900 billion). Queries should
             // CAST money to DECIMAL(19,4) instead.
             (Some(v), ColumnType::Money | ColumnType::Money4) => {
-                Cell::Text(money_text(*v).map_err(fail)?)
+                Cell::Text(money_text(v).map_err(fail)?)
             }
-            (Some(v), _) => Cell::Float(*v),
+            (Some(v), _) => Cell::Float(v),
         },
         ColumnData::Bit(v) => v.map_or(Cell::Null, Cell::Bool),
-        ColumnData::String(v) => v
-            .as_ref()
-            .map_or(Cell::Null, |s| Cell::Text(s.clone().into_owned())),
+        ColumnData::String(v) => v.map_or(Cell::Null, |s| Cell::Text(s.into_owned())),
         ColumnData::Guid(v) => v.map_or(Cell::Null, Cell::Uuid),
-        ColumnData::Binary(v) => v
-            .as_ref()
-            .map_or(Cell::Null, |b| Cell::Bytes(b.clone().into_owned())),
+        ColumnData::Binary(v) => v.map_or(Cell::Null, |b| Cell::Bytes(b.into_owned())),
         ColumnData::Numeric(v) => v.map_or(Cell::Null, |n| {
             Cell::Text(decimal_text(n.value(), n.scale()))
         }),
@@ -90,7 +86,7 @@ pub(crate) fn decode_cell(column: &Column, data: &ColumnData<'static>) -> Result
         }
         ColumnData::DateTime(_) | ColumnData::SmallDateTime(_) | ColumnData::DateTime2(_) => {
             // No zone on the server side: the legacy database stores UTC.
-            NaiveDateTime::from_sql(data)
+            NaiveDateTime::from_sql(&data)
                 .map_err(tds)?
                 .map_or(Cell::Null, |t| Cell::Timestamp(t.and_utc()))
         }
@@ -98,13 +94,13 @@ pub(crate) fn decode_cell(column: &Column, data: &ColumnData<'static>) -> Result
         // 2.2.5.5.1.8). tiberius 0.13's `DateTime<Utc>` conversion subtracts the offset
         // from that UTC value once more (15:09 +02:00 would read as 11:09 UTC); its
         // `DateTime<FixedOffset>` one reads the wire as specified.
-        ColumnData::DateTimeOffset(_) => DateTime::<FixedOffset>::from_sql(data)
+        ColumnData::DateTimeOffset(_) => DateTime::<FixedOffset>::from_sql(&data)
             .map_err(tds)?
             .map_or(Cell::Null, |t| Cell::Timestamp(t.with_timezone(&Utc))),
-        ColumnData::Date(_) => NaiveDate::from_sql(data)
+        ColumnData::Date(_) => NaiveDate::from_sql(&data)
             .map_err(tds)?
             .map_or(Cell::Null, |d| Cell::Text(d.format("%Y-%m-%d").to_string())),
-        ColumnData::Time(_) => NaiveTime::from_sql(data)
+        ColumnData::Time(_) => NaiveTime::from_sql(&data)
             .map_err(tds)?
             .map_or(Cell::Null, |t| {
                 Cell::Text(t.format("%H:%M:%S%.f").to_string())
@@ -164,7 +160,7 @@ mod tests {
     use super::*;
 
     fn cell(ty: ColumnType, data: ColumnData<'static>) -> Result<Cell> {
-        decode_cell(&Column::new("c".into(), ty), &data)
+        decode_cell(&Column::new("c".into(), ty), data)
     }
 
     fn ok(ty: ColumnType, data: ColumnData<'static>) -> Cell {
@@ -397,7 +393,7 @@ mod tests {
             (ColumnType::Xml, ColumnData::Xml(None)),
             (ColumnType::Udt, ColumnData::Binary(Some(vec![1].into()))),
         ] {
-            let err = decode_cell(&Column::new("weird".into(), ty), &data).unwrap_err();
+            let err = decode_cell(&Column::new("weird".into(), ty), data).unwrap_err();
             match &err {
                 Error::Decode { column, .. } => assert_eq!(column, "weird"),
                 other => panic!("{other:?}"),

@@ -13,13 +13,13 @@ use sea_query_postgres::{PostgresValue, PostgresValues};
 use tokio_postgres::NoTls;
 
 use super::{
-    PgConfig,
+    PgConfig, copy,
     decode::{column_names, decode_row},
     error::{map_pg_error, map_pool_error},
 };
 use crate::{
     Backend, Error, Result,
-    sql::{Executor, Row, Scope, Statement},
+    sql::{Executor, Row, Scope, Statement, UpsertRows},
 };
 
 /// Executes statements on PostgreSQL through a `deadpool-postgres` pool.
@@ -157,6 +157,12 @@ impl PgExecutor {
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(Fail::Decode(e))) => Err(e),
+            Ok(Err(Fail::Encode(e))) => {
+                // Abandoned mid-COPY: the protocol is back in step after the driver's
+                // CopyFail, but a connection in that state is not worth trusting.
+                drop(Object::take(client));
+                Err(e)
+            }
             Ok(Err(Fail::Pg(e))) => {
                 if e.is_closed() || e.as_db_error().is_none() {
                     drop(Object::take(client));
@@ -178,9 +184,8 @@ impl PgExecutor {
         }
     }
 
-    /// The one path every [`Executor`] call takes. A tenant scope or several statements
-    /// need a transaction: the tenant setting is `SET LOCAL`-style (`set_config(.., true)`)
-    /// so it can never outlive the transaction and leak into the next borrower.
+    /// The path every [`Executor`] call but [`Executor::upsert_rows`] takes. A tenant
+    /// scope or several statements need a transaction (see [`set_scope`]).
     async fn run(&self, scope: Scope, statements: &[Statement], want: Want) -> Result<Vec<Output>> {
         let mut client = self.client().await?;
         let cancel = client.cancel_token();
@@ -188,13 +193,7 @@ impl PgExecutor {
             let mut out = Vec::with_capacity(statements.len());
             if statements.len() > 1 || matches!(scope, Scope::Tenant(_)) {
                 let tx = client.transaction().await?;
-                if let Scope::Tenant(tenant) = scope {
-                    tx.execute(
-                        "SELECT set_config('app.current_tenant_id', $1, true)",
-                        &[&tenant.to_string()],
-                    )
-                    .await?;
-                }
+                set_scope(&tx, scope).await?;
                 for stmt in statements {
                     out.push(run_one(&tx, stmt, want).await?);
                 }
@@ -210,13 +209,55 @@ impl PgExecutor {
         let out = self.finish(client, cancel, outcome)?;
         Ok(out)
     }
+
+    /// [`Executor::upsert_rows`]: the rows through binary `COPY` and one merge, then
+    /// `then`, in one transaction under the query timeout.
+    async fn copy_upsert(
+        &self,
+        scope: Scope,
+        rows: &UpsertRows,
+        then: &[Statement],
+    ) -> Result<u64> {
+        let mut client = self.client().await?;
+        let cancel = client.cancel_token();
+        let work = async {
+            let tx = client.transaction().await?;
+            set_scope(&tx, scope).await?;
+            let written = copy::upsert(&tx, rows).await?;
+            for stmt in then {
+                run_one(&tx, stmt, Want::Count).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, Fail>(written)
+        };
+        let outcome = tokio::time::timeout(self.settings.query_timeout, work).await;
+        self.finish(client, cancel, outcome)
+    }
+}
+
+/// The tenant setting is `SET LOCAL`-style (`set_config(.., true)`) so it can never
+/// outlive the transaction and leak into the next borrower of the connection.
+async fn set_scope(
+    tx: &deadpool_postgres::Transaction<'_>,
+    scope: Scope,
+) -> Result<(), tokio_postgres::Error> {
+    if let Scope::Tenant(tenant) = scope {
+        tx.execute(
+            "SELECT set_config('app.current_tenant_id', $1, true)",
+            &[&tenant.to_string()],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Why a call failed before it was mapped: the driver's error decides whether the
-/// connection is still usable, a decode error leaves it in sync.
-enum Fail {
+/// connection is still usable, a decode error leaves it in sync, an encode error
+/// (a value that does not fit its column, found mid-COPY) costs the connection.
+pub(super) enum Fail {
     Pg(tokio_postgres::Error),
     Decode(Error),
+    Encode(Error),
 }
 
 impl From<tokio_postgres::Error> for Fail {
@@ -282,6 +323,15 @@ impl Executor for PgExecutor {
         }
         let out = self.run(scope, statements, Want::Count).await?;
         Ok(out.iter().map(count).collect())
+    }
+
+    async fn upsert_rows(
+        &self,
+        scope: Scope,
+        rows: &UpsertRows,
+        then: &[Statement],
+    ) -> Result<u64> {
+        self.copy_upsert(scope, rows, then).await
     }
 
     async fn ping(&self) -> Result<Duration> {

@@ -1,6 +1,7 @@
 //! PostgreSQL through `deadpool-postgres`.
 
 mod config;
+mod copy;
 mod decode;
 mod error;
 mod executor;
