@@ -426,6 +426,23 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
         let hash = token.hash();
         let scope = Scope::Tenant(tenant);
         // The conditional update is the arbiter: of concurrent uses, one row update wins.
+        // It also requires the session to be active, in the same statement: checked in a
+        // second step, a loser's reuse revocation landing between the two would sign the
+        // winner out too (and no refresh of the race would succeed).
+        let session_active = Query::select()
+            .column((Sessions::Table, Sessions::Id))
+            .from(Sessions::Table)
+            .and_where(
+                Expr::col((Sessions::Table, Sessions::TenantId))
+                    .equals((RefreshTokens::Table, RefreshTokens::TenantId)),
+            )
+            .and_where(
+                Expr::col((Sessions::Table, Sessions::Id))
+                    .equals((RefreshTokens::Table, RefreshTokens::SessionId)),
+            )
+            .and_where(Expr::col((Sessions::Table, Sessions::RevokedAt)).is_null())
+            .and_where(Expr::col((Sessions::Table, Sessions::ExpiresAt)).gt(now))
+            .to_owned();
         let claim = Query::update()
             .table(RefreshTokens::Table)
             .value(RefreshTokens::UsedAt, now)
@@ -434,6 +451,7 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
             .and_where(Expr::col(RefreshTokens::UsedAt).is_null())
             .and_where(Expr::col(RefreshTokens::RevokedAt).is_null())
             .and_where(Expr::col(RefreshTokens::ExpiresAt).gt(now))
+            .and_where(Expr::exists(session_active))
             .returning(Query::returning().columns([
                 RefreshTokens::FamilyId,
                 RefreshTokens::SessionId,
@@ -444,14 +462,9 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
             let family: String = row.get("family_id")?;
             let session = SessionId::new(row.get::<String>("session_id")?)?;
             let user: UserId = row.get("user_id")?;
-            // A revoked or expired session ends its family, whatever the token says.
-            let active = self
-                .get(tenant, &session)
-                .await?
-                .is_some_and(|s| s.is_active_at(now));
-            if !active {
-                return Ok(RefreshOutcome::Invalid);
-            }
+            // A successor written after a racing reuse revoked the family is not marked
+            // revoked, but its session is: the claim above refuses it, and so does the
+            // look-up below.
             let next = self
                 .insert_refresh(tenant, family, &session, user, next_expires_at)
                 .await?;
@@ -479,7 +492,18 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
             return Ok(RefreshOutcome::Invalid);
         }
         if used_at.is_none() {
-            return Ok(RefreshOutcome::Expired);
+            // Unused and not revoked, yet the claim failed: expired, or its session is
+            // no longer active (a revoked or expired session ends its family).
+            let session = SessionId::new(row.get::<String>("session_id")?)?;
+            let active = self
+                .get(tenant, &session)
+                .await?
+                .is_some_and(|s| s.is_active_at(now));
+            return Ok(if active {
+                RefreshOutcome::Expired
+            } else {
+                RefreshOutcome::Invalid
+            });
         }
         // Reuse of a rotated token: someone else holds the family. End it and its session.
         let family: String = row.get("family_id")?;
