@@ -219,12 +219,8 @@ impl UserResolver {
             roles,
             auth_method: AuthMethod::AzureAd,
             session_id: None,
-            issued_at: claims
-                .iat
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
-            expires_at: claims
-                .exp
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            issued_at: instant(claims.iat),
+            expires_at: instant(claims.exp),
         })
     }
 
@@ -289,12 +285,8 @@ impl UserResolver {
             roles: self.role_mapper.map_sources(&claims.roles, &[]),
             auth_method: AuthMethod::AzureAd,
             session_id: None,
-            issued_at: claims
-                .iat
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
-            expires_at: claims
-                .exp
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            issued_at: instant(claims.iat),
+            expires_at: instant(claims.exp),
         }
     }
 
@@ -549,6 +541,11 @@ pub(crate) fn service_user_id(tid: &str, oid: &str) -> UserId {
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     UserId::from(uuid::Uuid::from_bytes(bytes))
+}
+
+/// A JWT NumericDate (seconds) as an instant; out of range is no instant.
+fn instant(seconds: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    seconds.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
 }
 
 #[cfg(test)]
