@@ -1,9 +1,11 @@
 //! The one error type of `erp-auth`, and how each variant answers over HTTP.
 //!
-//! Every variant maps to a status (401, 403 or 503, never 500: fail closed, and never
-//! blame the server for bad input), a stable machine `code` from the API contract, and a
-//! fixed description. Descriptions are static text: nothing from the request (token
-//! bytes, header values) is echoed into a response header or body.
+//! Every variant maps to a status (401 or 403 for credentials, 503 when something it
+//! needs is down, 400/404/409 for what a store refused, and 500 only for a store error
+//! that is a bug: fail closed, and never blame the server for bad input), a stable
+//! machine `code` from the API contract, and a fixed description. Descriptions are static
+//! text: nothing from the request (token bytes, header values) or from a store's message
+//! is echoed into a response header or body.
 
 use http::StatusCode;
 
@@ -90,6 +92,22 @@ pub enum AuthError {
     /// A store the layer needs (users, tenants, sessions) cannot answer.
     #[error("the user store is unavailable")]
     StoreUnavailable(#[source] erp_core::Error),
+    /// A store refused a write that collides with an existing record: 409.
+    #[error("the change conflicts with an existing record")]
+    Conflict(#[source] erp_core::Error),
+    /// The record a request addresses does not exist (in its tenant): 404.
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for, e.g. `"user"`.
+        entity: &'static str,
+    },
+    /// A store refused a value of the request: 400.
+    #[error("the store refused a value")]
+    StoreRejected(#[source] erp_core::Error),
+    /// Any other store error (undecodable row, failed migration, driver error): a bug or
+    /// a broken database, the only 500.
+    #[error("store error")]
+    Store(#[source] erp_core::Error),
     /// Username/password (or the external service's verdict) do not match.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -131,7 +149,10 @@ impl AuthError {
             | Self::Config(_)
             | Self::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ValidationFailed(_) => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed(_) | Self::StoreRejected(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -164,7 +185,10 @@ impl AuthError {
             | Self::UpstreamUnavailable { .. } => "UPSTREAM_UNAVAILABLE",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::ValidationFailed(_) => "VALIDATION_FAILED",
+            Self::ValidationFailed(_) | Self::StoreRejected(_) => "VALIDATION_FAILED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::Store(_) => "INTERNAL",
         }
     }
 
@@ -199,6 +223,10 @@ impl AuthError {
             Self::RateLimited { .. } => "too many attempts; retry later",
             Self::UpstreamUnavailable { .. } => "the authentication service is unavailable",
             Self::ValidationFailed(what) => what,
+            Self::Conflict(_) => "the change conflicts with an existing record",
+            Self::NotFound { entity } => entity,
+            Self::StoreRejected(_) => "a value was not accepted",
+            Self::Store(_) => "internal error",
         }
     }
 
@@ -217,9 +245,16 @@ impl AuthError {
     }
 }
 
+/// Keeps the store error's kind: only an unavailable store is 503.
 impl From<erp_core::Error> for AuthError {
     fn from(e: erp_core::Error) -> Self {
-        AuthError::StoreUnavailable(e)
+        match e {
+            erp_core::Error::Unavailable { .. } => AuthError::StoreUnavailable(e),
+            erp_core::Error::Conflict { .. } => AuthError::Conflict(e),
+            erp_core::Error::NotFound { entity } => AuthError::NotFound { entity },
+            erp_core::Error::InvalidInput { .. } => AuthError::StoreRejected(e),
+            other => AuthError::Store(other),
+        }
     }
 }
 
@@ -228,20 +263,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_are_never_500() {
-        let all = [
+    fn store_errors_keep_their_kind() {
+        let cases = [
+            (
+                erp_core::Error::unavailable(erp_core::Backend::Postgres, "down"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UPSTREAM_UNAVAILABLE",
+            ),
+            (
+                erp_core::Error::Conflict {
+                    entity: "user",
+                    detail: "users_username_key".into(),
+                    source: None,
+                },
+                StatusCode::CONFLICT,
+                "CONFLICT",
+            ),
+            (
+                erp_core::Error::NotFound { entity: "user" },
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+            ),
+            (
+                erp_core::Error::invalid("username", "too long"),
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_FAILED",
+            ),
+            (
+                erp_core::Error::Decode {
+                    column: "roles".into(),
+                    message: "not an array".into(),
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+            ),
+        ];
+        for (store, status, code) in cases {
+            let shown = store.to_string();
+            let e = AuthError::from(store);
+            assert_eq!((e.status(), e.code()), (status, code), "{e:?}");
+            // The store's own text (constraint names, values) stays in the source.
+            assert_ne!(e.description(), shown);
+        }
+        // Credential failures never become server errors.
+        for e in [
             AuthError::MissingCredential,
             AuthError::Expired,
             AuthError::Forbidden,
-            AuthError::KeysUnavailable,
-            AuthError::StoreUnavailable(erp_core::Error::unavailable(
-                erp_core::Backend::Postgres,
-                "down",
-            )),
-            AuthError::Config("x".into()),
-        ];
-        for e in all {
-            assert!(!e.status().is_server_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE);
+        ] {
+            assert!(e.status().is_client_error(), "{e:?}");
         }
     }
 

@@ -437,3 +437,22 @@ async fn postgres_table_columns_resolve_through_the_search_path() {
         "quotes and dots stay part of the name"
     );
 }
+
+#[tokio::test]
+async fn postgres_rejected_values_are_not_quoted_back() {
+    let (exec, _guard) = common::postgres().await;
+    // 22P02: the server's message is `invalid input syntax for type integer: "..."`.
+    let marker = "'<script>drop-me</script>'";
+    let err = exec
+        .query_raw(&format!("SELECT {marker}::integer AS n"))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::InvalidInput { message, .. } => {
+            assert!(message.contains("22P02"), "{message}");
+            assert!(!message.contains("drop-me"), "{message}");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("drop-me"), "{err}");
+}

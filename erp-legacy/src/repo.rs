@@ -350,7 +350,7 @@ fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
         currency: trimmed(r.take("currency")?),
         duty: r.take("duty")?,
         status: ClearanceStatus::parse(&r.take::<String>("status")?).map_err(|_| {
-            LegacyError::Database(erp_core::Error::Decode {
+            LegacyError::Decode(erp_core::Error::Decode {
                 column: "status".into(),
                 message: "unknown clearance status".into(),
             })
@@ -576,10 +576,7 @@ impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
                 status.into(),
                 erp_core::time::now().into(),
             ])
-            .map_err(|e| LegacyError::InvalidInput {
-                field: "shipment",
-                message: e.to_string(),
-            })?
+            .map_err(|e| LegacyError::Internal(e.to_string()))?
             .returning_col(a(&s.id))
             .to_owned();
         let rows = self
@@ -587,9 +584,9 @@ impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
             .fetch_all(Scope::Global, &q.into())
             .await
             .map_err(|e| match e {
-                erp_core::Error::Conflict { .. } => LegacyError::InvalidInput {
-                    field: "bl_no",
-                    message: "a shipment with this B/L number exists".into(),
+                e @ erp_core::Error::Conflict { .. } => LegacyError::Conflict {
+                    what: "shipment B/L number",
+                    source: e,
                 },
                 other => other.into(),
             })?;

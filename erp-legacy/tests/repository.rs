@@ -190,7 +190,13 @@ async fn writes<E: Executor>(r: SqlLegacyRepository<E>) {
     );
     let dup = r.insert_shipment(new.clone()).await.unwrap_err();
     assert!(
-        matches!(dup, LegacyError::InvalidInput { field: "bl_no", .. }),
+        matches!(
+            dup,
+            LegacyError::Conflict {
+                what: "shipment B/L number",
+                ..
+            }
+        ),
         "{dup:?}"
     );
     let orphan = NewShipment {

@@ -13,7 +13,7 @@ mod service;
 pub use future::ResponseFuture;
 pub use guard::{RequireRole, RequireRoleLayer, require_any_role, require_role};
 pub use layer::AuthLayer;
-pub use response::{AuthBody, problem_response};
+pub use response::{AuthBody, problem, problem_response};
 pub use scope::{
     GuardFuture, RequireScope, RequireScopeLayer, ScopeRejection, require_any_scope,
     require_app_role, require_scope,

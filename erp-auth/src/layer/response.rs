@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use http::{HeaderValue, Response, header};
+use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{Either, Full};
 
 use crate::AuthError;
@@ -7,26 +7,33 @@ use crate::AuthError;
 /// Response body of the auth services: the inner service's body, or our problem document.
 pub type AuthBody<B> = Either<B, Full<Bytes>>;
 
-/// The `application/problem+json` (RFC 9457) answer for `err`, with an RFC 6750
-/// `WWW-Authenticate` challenge on 401 and on 403 for a missing role. Every text in it is
-/// static: nothing from the request is echoed.
-pub fn problem_response(err: &AuthError) -> Response<Full<Bytes>> {
-    let status = err.status();
-    let code = err.code();
+/// An `application/problem+json` (RFC 9457) response: `type` derived from the stable
+/// machine `code`, `title` from the status. The one place the body is built; the server's
+/// own errors use it too. `detail` must be fixed text, never anything from the request.
+pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Full<Bytes>> {
     let body = serde_json::json!({
         "type": format!("urn:erp:problem:{}", code.to_ascii_lowercase().replace('_', "-")),
         "title": status.canonical_reason().unwrap_or("Error"),
         "status": status.as_u16(),
-        "detail": err.description(),
+        "detail": detail,
         "code": code,
     });
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
+    response
+}
+
+/// The problem answer for `err`, with an RFC 6750 `WWW-Authenticate` challenge on 401
+/// and on 403 for a missing role. Every text in it is static: nothing from the request
+/// is echoed.
+pub fn problem_response(err: &AuthError) -> Response<Full<Bytes>> {
+    let status = err.status();
+    let mut response = problem(status, err.code(), err.description());
+    let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let AuthError::RateLimited { retry_after } = err {
         // Whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3).

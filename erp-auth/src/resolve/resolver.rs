@@ -53,8 +53,13 @@ impl std::fmt::Debug for UserResolver {
     }
 }
 
+/// Resolving the principal of a request never answers 404 or 409 for the caller's
+/// request: a store that is down is 503, anything else it says is a bug (500).
 fn store_error(e: CoreError) -> AuthError {
-    AuthError::StoreUnavailable(e)
+    match e {
+        CoreError::Unavailable { .. } => AuthError::StoreUnavailable(e),
+        other => AuthError::Store(other),
+    }
 }
 
 impl UserResolver {

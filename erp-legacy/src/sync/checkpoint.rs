@@ -35,8 +35,8 @@ impl Checkpoint {
     pub(super) fn int_key(cp: Option<Self>) -> Result<Option<(DateTime<Utc>, i64)>> {
         cp.map(|Checkpoint { at, key }| match key.parse::<i64>() {
             Ok(k) => Ok((at, k)),
-            Err(_) => Err(LegacyError::Config(format!(
-                "corrupt checkpoint key {key:?}"
+            Err(_) => Err(LegacyError::CorruptCheckpoint(format!(
+                "the key {key:?} of an integer-keyed table is not an integer"
             ))),
         })
         .transpose()
@@ -85,7 +85,7 @@ pub(super) fn save(table: &str, cp: &Checkpoint, rows: u64) -> Result<Statement>
             rows.into(),
             erp_core::time::now().into(),
         ])
-        .map_err(|e| LegacyError::Config(e.to_string()))?
+        .map_err(|e| LegacyError::Internal(e.to_string()))?
         .on_conflict(
             OnConflict::column(a("table_name"))
                 .update_columns([a("watermark"), a("last_key"), a("updated_at")])

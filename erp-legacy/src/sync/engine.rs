@@ -63,5 +63,5 @@ fn reader_gone(e: tokio::task::JoinError) -> LegacyError {
     if e.is_panic() {
         std::panic::resume_unwind(e.into_panic());
     }
-    LegacyError::Config("the sync was cancelled: its runtime is shutting down".into())
+    LegacyError::Cancelled
 }

@@ -38,17 +38,17 @@ impl Batch {
         let checkpoint = page
             .last()
             .map(Checkpoint::after)
-            .ok_or_else(|| LegacyError::Config("an empty page is no batch".into()))?;
+            .ok_or_else(|| LegacyError::Internal("an empty page is no batch".into()))?;
         let read = page.len() as u64;
         let mut rows = UpsertRows::new(spec.table, spec.key, spec.column_names())
-            .map_err(|e| LegacyError::Config(e.to_string()))?;
+            .map_err(|e| LegacyError::Internal(e.to_string()))?;
         rows.reserve(page.len());
         let latest = latest_per_key(&page);
         let synced_at = erp_core::time::now();
         for (record, keep) in page.into_iter().zip(latest) {
             if keep {
                 rows.push(spec.row(record, synced_at))
-                    .map_err(|e| LegacyError::Config(e.to_string()))?;
+                    .map_err(|e| LegacyError::Internal(e.to_string()))?;
             }
         }
         Ok(Self {

@@ -44,7 +44,7 @@ pub(super) fn map_pg_error(err: tokio_postgres::Error) -> Error {
     }
     let class = &code.code()[..2];
     match class {
-        "22" | "23" => Error::invalid(db.column().unwrap_or("value"), db.message().to_owned()),
+        "22" | "23" => Error::invalid(db.column().unwrap_or("value"), rejected_value(&code)),
         "08" | "53" | "57" | "58" => Error::Unavailable {
             backend: PG,
             reason: format!("server error {}", code.code()),
@@ -55,6 +55,24 @@ pub(super) fn map_pg_error(err: tokio_postgres::Error) -> Error {
             source: Box::new(err),
         },
     }
+}
+
+/// A fixed description of a class 22/23 rejection. The server's own message is not
+/// used: it quotes the offending value (22P02 says `invalid input syntax for type
+/// integer: "abc"`), and that text travels on to logs and callers.
+fn rejected_value(code: &SqlState) -> String {
+    let what = match code.code() {
+        "22P02" => "is not valid for its type",
+        "22001" => "is too long",
+        "22003" => "is out of range",
+        "22007" | "22008" => "is not a valid date or time",
+        "22012" => "divides by zero",
+        "22021" => "is not valid text in the database encoding",
+        "23502" => "is required",
+        "23514" => "breaks a check constraint",
+        _ => "is not accepted by the database",
+    };
+    format!("the value {what} (SQLSTATE {})", code.code())
 }
 
 /// Maps a pool checkout error.
