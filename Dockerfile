@@ -16,5 +16,8 @@ COPY --from=build /src/target/release/erp-server /usr/local/bin/erp-server
 USER erp
 ENV ERP_BIND=0.0.0.0:8080 ERP_ENV=production
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ' 200 ' <&3"]
+# Exec form, no shell (the slim image's /bin/sh is dash, which has no /dev/tcp): the
+# binary asks GET /health on ERP_BIND itself and exits 0 when healthy, 1 otherwise.
+# examples/server/tests/healthcheck.rs runs this exact command line.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s CMD ["/usr/local/bin/erp-server", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/erp-server"]

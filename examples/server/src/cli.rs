@@ -44,6 +44,25 @@ pub enum Command {
     /// The legacy SQL Server database.
     #[command(subcommand)]
     Legacy(LegacyCommand),
+    /// Probe GET /health of the server at ERP_BIND: exit 0 when healthy, 1 otherwise
+    /// (the image's HEALTHCHECK and a Kubernetes exec probe).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Options of `erp-server healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = crate::healthcheck::DEFAULT_TIMEOUT.as_secs_f64())]
+    pub timeout: f64,
+}
+
+impl HealthcheckArgs {
+    /// The time limit; a nonsensical value (negative, NaN) falls back to the default.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.timeout)
+            .unwrap_or(crate::healthcheck::DEFAULT_TIMEOUT)
+    }
 }
 
 /// Where the password comes from: `--password-stdin` (recommended: not visible in the
@@ -231,6 +250,7 @@ async fn hash(password: String) -> Result<String, BoxError> {
 pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError> {
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
+        Command::Healthcheck(_) => unreachable!("healthcheck is handled by main"),
         Command::Migrate => {
             let db = Database::connect(config.database.clone()).await?;
             let report = db.migrate().await?;

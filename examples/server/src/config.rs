@@ -236,6 +236,19 @@ pub fn parse_duration(var: &str, value: &str) -> Result<Duration> {
     })
 }
 
+/// `ERP_BIND`, default `127.0.0.1:8080`.
+fn parse_bind(value: Option<String>) -> Result<SocketAddr> {
+    match value {
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::config(
+                "ERP_BIND",
+                format!("{v:?} is not an address like 127.0.0.1:8080"),
+            )
+        }),
+    }
+}
+
 fn parse_bool(var: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -267,15 +280,7 @@ impl ServerConfig {
             }
         };
         let production = environment == Environment::Production;
-        let bind = match get("ERP_BIND") {
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.trim().parse().map_err(|_| {
-                Error::config(
-                    "ERP_BIND",
-                    format!("{v:?} is not an address like 127.0.0.1:8080"),
-                )
-            })?,
-        };
+        let bind = parse_bind(get("ERP_BIND"))?;
         let (database, embedded_database) = match get("DATABASE_URL") {
             Some(url) => (DatabaseConfig::from_env_value("DATABASE_URL", &url)?, false),
             None if production => {
@@ -445,6 +450,13 @@ impl ServerConfig {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Only the address the server binds (`ERP_BIND`), as [`from_lookup`](Self::from_lookup)
+    /// reads it: for `erp-server healthcheck`, which must not need the secrets and
+    /// databases of a full configuration.
+    pub fn bind_from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<SocketAddr> {
+        parse_bind(var("ERP_BIND").filter(|v| !v.trim().is_empty()))
     }
 
     /// The embedded database file, when that is what runs.

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod healthcheck;
 pub mod legacy_db;
 pub mod routes;
 pub mod seed;

@@ -2,7 +2,12 @@
 
 use std::process::ExitCode;
 
-use erp_server::{AppState, config::ServerConfig, router};
+use erp_server::{
+    AppState,
+    cli::{Cli, Command},
+    config::ServerConfig,
+    router,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -13,6 +18,12 @@ async fn main() -> ExitCode {
     {
         eprintln!("erp-server: cannot read .env: {e}");
         return ExitCode::FAILURE;
+    }
+    let cli = <Cli as clap::Parser>::parse();
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        // Before logging and the full configuration: the probe needs only ERP_BIND and
+        // reports on stderr, one line.
+        return erp_server::healthcheck::run(args.timeout()).await;
     }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // ERP_LOG_FORMAT=json: one JSON object per line, for log shippers.
@@ -26,7 +37,7 @@ async fn main() -> ExitCode {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     // Start-up futures hold the whole assembled state: box them once, off the stack.
-    match Box::pin(run()).await {
+    match Box::pin(run(cli)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -36,11 +47,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let cli = <erp_server::cli::Cli as clap::Parser>::parse();
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = ServerConfig::from_env()?;
     match cli.command {
-        None | Some(erp_server::cli::Command::Serve) => Box::pin(serve(config)).await,
+        None | Some(Command::Serve) => Box::pin(serve(config)).await,
         Some(command) => Box::pin(erp_server::cli::run(command, config)).await,
     }
 }
