@@ -133,6 +133,7 @@
 //! timeouts (1222), Azure throttling and severity ≥ 20 → `Unavailable`; the rest →
 //! `Database`.
 
+mod ado;
 mod bind;
 mod catalog;
 mod config;
