@@ -6,7 +6,7 @@
 //! something. Answers are cached briefly (positive 60 s, negative 10 s) by the token's
 //! SHA-256; the IAM being down is 503, never an open door.
 
-mod guard;
+mod require_permission;
 
 use std::{
     collections::HashMap,
@@ -18,7 +18,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use guard::{RequirePermission, RequirePermissionLayer, require_permission};
+pub use require_permission::{
+    PermissionRule, RequirePermission, RequirePermissionLayer, require_permission,
+};
 
 use crate::AuthError;
 

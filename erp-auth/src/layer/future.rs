@@ -5,8 +5,7 @@ use std::{
     task::{Context, Poll},
 };
 
-/// Response future of [`AuthService`](super::AuthService) and
-/// [`RequireRole`](super::RequireRole).
+/// Response future of [`AuthService`](super::AuthService).
 ///
 /// Boxed: authentication awaits the key cache and the user store, and one allocation per
 /// request is noise next to a signature check.
