@@ -377,23 +377,7 @@ impl MssqlSource {
     /// `None` (after saying so) without `MSSQL_TEST_URL`; with `ERP_REQUIRE_MSSQL=1` a
     /// missing server fails the test instead.
     async fn new() -> Option<Self> {
-        use erp_legacy::mssql::{MssqlConfig, MssqlExecutor};
-        let url = match std::env::var("MSSQL_TEST_URL") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ if std::env::var("ERP_REQUIRE_MSSQL").as_deref() == Ok("1") => {
-                panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set")
-            }
-            _ => {
-                eprintln!("skipped: MSSQL_TEST_URL not set");
-                return None;
-            }
-        };
-        let config = MssqlConfig::from_env_value("MSSQL_TEST_URL", &url)
-            .expect("MSSQL_TEST_URL is not a valid connection string")
-            .with_connect_timeout(Duration::from_secs(15));
-        let exec = MssqlExecutor::connect(config)
-            .await
-            .expect("MSSQL_TEST_URL is set but the server cannot be reached");
+        let exec = common::mssql::connect(common::mssql::config()?).await;
         let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         // CREATE SCHEMA must be alone in its batch.
         exec.batch_execute_raw(&format!("CREATE SCHEMA {schema}"))

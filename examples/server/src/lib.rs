@@ -17,6 +17,8 @@ pub mod legacy_db;
 pub mod routes;
 pub mod seed;
 pub mod state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use std::sync::Arc;
 

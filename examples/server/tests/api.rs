@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 
 use axum::{Router, body::Body};
-use erp_server::{AppState, config::ServerConfig, router};
+use erp_server::{AppState, config::ServerConfig, router, testkit::call};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -38,33 +37,6 @@ async fn server() -> Server {
         app: router(state),
         _dir: dir,
     }
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value, http::HeaderMap) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, json, headers)
 }
 
 async fn login(app: &Router, user: &str, password: &str) -> Value {

@@ -6,39 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Body};
-use erp_server::{AppState, config::ServerConfig, router};
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use erp_server::{AppState, config::ServerConfig, router, testkit::call};
+use http::StatusCode;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
@@ -68,7 +38,7 @@ async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
     // Give both LISTEN connections a moment to be up.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let (status, login) = call(
+    let (status, login, _) = call(
         &a,
         "POST",
         "/auth/login",
@@ -88,11 +58,11 @@ async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
         "B has it cached now"
     );
 
-    let (status, _) = call(&a, "POST", "/auth/logout", Some(&token), None).await;
+    let (status, _, _) = call(&a, "POST", "/auth/logout", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     let started = Instant::now();
     loop {
-        let (status, body) = call(&b, "GET", "/auth/me", Some(&token), None).await;
+        let (status, body, _) = call(&b, "GET", "/auth/me", Some(&token), None).await;
         if status == StatusCode::UNAUTHORIZED {
             assert_eq!(body["code"], "SESSION_REVOKED");
             break;

@@ -247,21 +247,7 @@ async fn call_full(
     path: &str,
     token: Option<&str>,
 ) -> (StatusCode, Value, http::HeaderMap) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, body, headers)
+    erp_server::testkit::call(app, method, path, token, None).await
 }
 
 async fn admin_token(app: &Router) -> String {
