@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use erp_server::{AppState, config::ServerConfig, router};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,17 +13,7 @@ async fn main() -> ExitCode {
         eprintln!("erp-server: cannot read .env: {e}");
         return ExitCode::FAILURE;
     }
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // ERP_LOG_FORMAT=json: one JSON object per line, for log shippers.
-    if std::env::var("ERP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    erp_server::logging::init();
     // Start-up futures hold the whole assembled state: box them once, off the stack.
     match Box::pin(run()).await {
         Ok(()) => ExitCode::SUCCESS,
