@@ -27,6 +27,58 @@ pub const GRAPH_LOOKUPS: &str = "erp_auth_graph_lookups_total";
 /// Verified-token cache outcomes.
 pub const TOKEN_CACHE: &str = "erp_auth_token_cache_total";
 
+/// `(name, type, help)` of every metric this crate records, so that an exporter can
+/// describe them (HELP and TYPE) before their first sample.
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        REQUESTS,
+        "counter",
+        "Requests seen by the auth layer, by credential and outcome (ok or a failure code).",
+    ),
+    (
+        VERIFY_SECONDS,
+        "histogram",
+        "Time the auth layer took to verify a request's credential, in seconds.",
+    ),
+    (
+        LOGINS,
+        "counter",
+        "Login attempts, by method (local_password, external_api) and outcome.",
+    ),
+    (
+        JWKS_FETCHES,
+        "counter",
+        "Fetches of the Entra ID signing keys (JWKS), by result.",
+    ),
+    (
+        UPSTREAM_SECONDS,
+        "histogram",
+        "Latency of calls to the external auth API and the IAM service, in seconds.",
+    ),
+    (
+        TOKEN_CACHE,
+        "counter",
+        "Verified-token cache outcomes (hit, miss, evict, refresh).",
+    ),
+    (
+        GRAPH_LOOKUPS,
+        "counter",
+        "Group-overage lookups in Microsoft Graph, by result; on error the user got no group roles.",
+    ),
+];
+
+/// Gives the installed recorder the description of every metric in [`FAMILIES`] (call it
+/// once, after installing the recorder).
+pub fn describe() {
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            "counter" => metrics::describe_counter!(name, help),
+            "gauge" => metrics::describe_gauge!(name, help),
+            _ => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
 /// Handles of the success path, registered on first use. The `counter!` macros build the
 /// label set on every call; on the hot path that cost more than the rest of the layer.
 /// The recorder must be installed before the first request (the server does so at start).

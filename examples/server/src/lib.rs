@@ -14,6 +14,8 @@ pub mod error;
 pub mod health;
 pub mod healthcheck;
 pub mod legacy_db;
+pub mod logging;
+pub mod observe;
 pub mod routes;
 pub mod seed;
 pub mod state;
@@ -41,7 +43,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        app.metrics.render(),
+        observe::exposition::render(&app.metrics),
     )
 }
 
@@ -129,26 +131,12 @@ pub fn router(state: AppState) -> Router {
     with_middleware(router, &state.config.allowed_origins)
 }
 
-/// Request ids (`x-request-id`, kept if the client sent one), a tracing span per request
-/// carrying it, and CORS for the configured origins (none: no CORS headers at all).
+/// Request ids, trace spans and HTTP metrics (one layer, see [`observe`]), and CORS for
+/// the configured origins (none: no CORS headers at all).
 fn with_middleware(router: Router, origins: &[String]) -> Router {
-    use tower_http::{
-        cors::{AllowOrigin, CorsLayer},
-        request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-        trace::TraceLayer,
-    };
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
-        let id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-    });
-    let mut router = router
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    // `Router::layer` wraps each route after routing: the layer sees the route template.
+    let mut router = router.layer(observe::ObserveLayer);
     let allowed: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())

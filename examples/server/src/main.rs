@@ -8,7 +8,6 @@ use erp_server::{
     config::ServerConfig,
     router,
 };
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -25,17 +24,7 @@ async fn main() -> ExitCode {
         // reports on stderr, one line.
         return erp_server::healthcheck::run(args.timeout()).await;
     }
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // ERP_LOG_FORMAT=json: one JSON object per line, for log shippers.
-    if std::env::var("ERP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    erp_server::logging::init();
     // Start-up futures hold the whole assembled state: box them once, off the stack.
     match Box::pin(run(cli)).await {
         Ok(()) => ExitCode::SUCCESS,

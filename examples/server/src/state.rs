@@ -60,19 +60,9 @@ pub struct AppState {
 }
 
 /// The process-wide Prometheus recorder, installed once (handlers may be built many
-/// times, e.g. in tests).
+/// times, e.g. in tests); see [`crate::observe::exposition::recorder`].
 pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            if metrics::set_global_recorder(recorder).is_err() {
-                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
-            }
-            handle
-        })
-        .clone()
+    crate::observe::exposition::recorder()
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

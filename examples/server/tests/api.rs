@@ -414,7 +414,15 @@ async fn request_ids_and_cors() {
     let config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     let app = router(AppState::build(config).await.unwrap());
     let (_, _, headers) = call(&app, "GET", "/health", None, None).await;
-    assert_eq!(headers["x-request-id"].len(), 36, "a fresh UUID");
+    let (_, _, again) = call(&app, "GET", "/health", None, None).await;
+    let ids = [&headers, &again].map(|h| h["x-request-id"].to_str().unwrap().to_owned());
+    // A process prefix (16 hex digits) and a counter: fresh on every request.
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        let (prefix, n) = id.split_once('-').unwrap();
+        assert_eq!(prefix.len(), 16, "{id}");
+        assert!(u64::from_str_radix(prefix, 16).is_ok() && u64::from_str_radix(n, 16).is_ok());
+    }
     let res = app
         .clone()
         .oneshot(

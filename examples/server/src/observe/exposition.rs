@@ -1,0 +1,86 @@
+//! `GET /metrics`: the one process-wide recorder (the `metrics` facade, rendered by
+//! `metrics-exporter-prometheus`) plus the process metrics, every family with its HELP
+//! and TYPE from the first scrape on.
+//!
+//! The exporter writes a family only once it has a sample; a dashboard or an alert rule
+//! cannot tell "no requests yet" from "not exported by this version". So families
+//! without a sample get their HELP and TYPE lines (valid Prometheus text: a family may
+//! have no samples).
+
+use std::{fmt::Write, sync::OnceLock};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::{http_metrics, process};
+
+/// `(name, type, help)` of the HTTP metrics.
+pub const HTTP_FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        http_metrics::REQUESTS,
+        "counter",
+        "HTTP requests answered, by method, route template (`unmatched` when no route matched) and status.",
+    ),
+    (
+        http_metrics::DURATION,
+        "histogram",
+        "Time from routing to the response head, in seconds, by method, route template and status.",
+    ),
+    (
+        http_metrics::IN_FLIGHT,
+        "gauge",
+        "HTTP requests being handled.",
+    ),
+];
+
+/// Every family the recorder may hold (the process metrics are rendered apart).
+fn families() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    HTTP_FAMILIES.iter().chain(erp_auth::metrics::FAMILIES)
+}
+
+/// Installs the process-wide Prometheus recorder once (handlers may be built many times,
+/// e.g. in tests) and returns its handle. Every `*_seconds` metric is a histogram with
+/// [`http_metrics::DURATION_BUCKETS`]: unlike the exporter's default summaries, buckets
+/// add up across instances.
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    http_metrics::DURATION_BUCKETS,
+                )
+                .expect("the bucket list is not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            for &(name, kind, help) in HTTP_FAMILIES {
+                match kind {
+                    "counter" => metrics::describe_counter!(name, help),
+                    "gauge" => metrics::describe_gauge!(name, help),
+                    _ => metrics::describe_histogram!(name, help),
+                }
+            }
+            erp_auth::metrics::describe();
+            // A gauge at 0 is a true sample: nothing in flight before the first request.
+            http_metrics::in_flight().set(0.0);
+            handle
+        })
+        .clone()
+}
+
+/// The Prometheus text of every metric of the process.
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut out = handle.render();
+    let mut missing = String::new();
+    for &(name, kind, help) in families() {
+        if !out.contains(&format!("# TYPE {name} ")) {
+            let _ = writeln!(missing, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        }
+    }
+    out.push_str(&missing);
+    process::Sample::read().render(&mut out);
+    out
+}

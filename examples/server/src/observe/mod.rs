@@ -1,0 +1,180 @@
+//! What every request goes through before routing's handlers: a request id, a trace span,
+//! HTTP metrics. One tower [`Layer`] doing the three, instead of one layer (and one boxed
+//! or nested future) each, because this runs on every request and its cost is most of the
+//! distance between a bare axum route and ours (docs/performance.md).
+
+pub mod exposition;
+pub mod http_metrics;
+pub mod process;
+pub mod request_id;
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use axum::extract::MatchedPath;
+use http::{Method, Request, Response};
+use tower::{Layer, Service};
+use tracing::Span;
+
+use http_metrics::HttpMetrics;
+
+/// Adds [`Observe`] to a service. Apply it with `Router::layer`, so that it runs after
+/// routing and sees the [`MatchedPath`] (the route template labelling the metrics).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+/// Per request: keeps the client's `x-request-id` or assigns one, returns it on the
+/// response, runs the inner service in an `info` span `request` (method, path, request
+/// id; built only when a subscriber listens at that level), counts the request and its
+/// duration under its route template, and logs 5xx answers at `error`.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let id = match req.headers().get(request_id::HEADER) {
+            Some(id) => id.clone(),
+            None => {
+                let id = request_id::next();
+                req.headers_mut().insert(request_id::HEADER, id.clone());
+                id
+            }
+        };
+        // `info_span!` evaluates its fields only when the span is enabled.
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %id.to_str().unwrap_or("-"),
+        );
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = req.method().clone();
+        let in_flight = InFlight::start();
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            inner,
+            state: Some(Pending {
+                span,
+                start,
+                id,
+                route,
+                method,
+                _in_flight: in_flight,
+            }),
+        }
+    }
+}
+
+/// Counts a request in flight until dropped (answered, failed or cancelled).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        http_metrics::in_flight().increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        http_metrics::in_flight().decrement(1.0);
+    }
+}
+
+struct Pending {
+    span: Span,
+    start: Instant,
+    id: http::HeaderValue,
+    route: Option<MatchedPath>,
+    method: Method,
+    _in_flight: InFlight,
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Observe`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<Pending>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, R, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.state.as_ref().map(|s| s.span.enter());
+            ready!(this.inner.poll(cx))
+        };
+        let Some(done) = this.state.take() else {
+            return Poll::Ready(result);
+        };
+        let took = done.start.elapsed();
+        let status = match &result {
+            Ok(res) => res.status().as_u16(),
+            // Axum's services are infallible; another stack's error is answered by hyper
+            // with a closed connection, which is what a 500 means to the client.
+            Err(_) => 500,
+        };
+        HttpMetrics::global().record(
+            &done.method,
+            done.route.as_ref().map(MatchedPath::as_str),
+            status,
+            took,
+        );
+        if status >= 500 {
+            let _entered = done.span.enter();
+            tracing::error!(
+                status,
+                latency_ms = took.as_secs_f64() * 1e3,
+                "response failed"
+            );
+        }
+        Poll::Ready(result.map(|mut res| {
+            res.headers_mut()
+                .entry(request_id::HEADER)
+                .or_insert(done.id);
+            res
+        }))
+    }
+}
