@@ -694,6 +694,7 @@ async fn sign_in_with_microsoft_in_a_real_browser() {
         "MSAL's cache is cleared"
     );
     d.screenshot("signed-out-again").await;
+    assert_eq!(me(&renewed).await, 401, "the token is revoked server-side");
     d.call(reqwest::Method::POST, "/refresh", Some(json!({})))
         .await;
     d.wait_for("signed out after a reload", async |d| {

@@ -198,9 +198,17 @@ pub async fn me(Authenticated(p): Authenticated) -> Json<Value> {
     }))
 }
 
-/// `POST /auth/logout`: revokes the session and clears the cookies.
-pub async fn logout(State(app): S, Authenticated(p): Authenticated) -> Result<Response, ApiError> {
-    let revoked = app.login.logout(&p).await?;
+/// `POST /auth/logout`: revokes the session (or, for an Entra ID token, that token until
+/// it expires) and clears the cookies.
+pub async fn logout(
+    State(app): S,
+    Authenticated(p): Authenticated,
+    claims: Option<Extension<erp_auth::TokenClaims>>,
+) -> Result<Response, ApiError> {
+    let mut revoked = app.login.logout(&p).await?;
+    if let Some(Extension(claims)) = &claims {
+        revoked |= app.authenticator.revoke_token(&p, claims).await?;
+    }
     let mut response = Json(json!({ "revoked": revoked })).into_response();
     for cookie in app.cookies.clear() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
