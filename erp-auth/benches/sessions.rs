@@ -1,4 +1,5 @@
-//! The cached revocation check on the request path.
+//! The cached revocation checks on the request path: sessions and watermarks
+//! (`session_guard`), and revoked Entra ID token ids (`token_guard`).
 //!
 //! `cargo bench -p erp-auth --bench sessions`
 
@@ -6,10 +7,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
-use erp_auth::session::SessionGuard;
+use erp_auth::session::{SessionGuard, TokenRevocationGuard};
 use erp_core::{
     AuthMethod, NewSession, NewTenant, NewUser, Principal, SessionId, SessionStore,
-    TenantRepository, UserRepository, memory::MemoryStore,
+    TenantRepository, TokenRevocationStore, UserRepository, memory::MemoryStore,
 };
 
 fn bench(c: &mut Criterion) {
@@ -17,7 +18,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (guard, local, azure) = rt.block_on(async {
+    let (guard, tokens, local, azure) = rt.block_on(async {
         let store = MemoryStore::new();
         let tenant = TenantRepository::create(&store, NewTenant::new("t", "T"))
             .await
@@ -50,6 +51,24 @@ fn bench(c: &mut Criterion) {
             )
             .await
             .unwrap();
+        // Some revoked tokens, so the token map is not empty either.
+        for i in 0..1000 {
+            store
+                .revoke_token(
+                    tenant.id,
+                    &format!("revoked-{i}"),
+                    user.id,
+                    Utc::now() + chrono::Duration::hours(1),
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+        }
+        let tokens = TokenRevocationGuard::new(Arc::new(store.clone()));
+        tokens
+            .check(tenant.id, "Xq0pS2vLkUi3nV9d-7dFAA")
+            .await
+            .unwrap();
         let guard = SessionGuard::new(Arc::new(store));
         let local = Principal {
             user_id: user.id,
@@ -72,7 +91,7 @@ fn bench(c: &mut Criterion) {
         // Warm the cache.
         guard.check(&local).await.unwrap();
         guard.check(&azure).await.unwrap();
-        (guard, local, azure)
+        (guard, tokens, local, azure)
     });
     let mut group = c.benchmark_group("session_guard");
     group.bench_function("check_cached_session", |b| {
@@ -82,6 +101,18 @@ fn bench(c: &mut Criterion) {
     group.bench_function("check_cached_watermarks_only", |b| {
         b.to_async(&rt)
             .iter(|| async { guard.check(&azure).await.unwrap() })
+    });
+    group.finish();
+    // What an Entra ID request adds on top of check_cached_watermarks_only.
+    let mut group = c.benchmark_group("token_guard");
+    let tenant = azure.tenant_id;
+    group.bench_function("check_cached_token_id", |b| {
+        b.to_async(&rt).iter(|| async {
+            tokens
+                .check(tenant, "Xq0pS2vLkUi3nV9d-7dFAA")
+                .await
+                .unwrap()
+        })
     });
     group.finish();
 }

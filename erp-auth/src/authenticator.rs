@@ -7,7 +7,7 @@ use erp_core::Principal;
 use crate::{
     cache::{KeyHandle, Verified},
     jwt::Claims,
-    session::{SessionCookies, SessionGuard},
+    session::{SessionCookies, SessionGuard, TokenRevocationGuard},
 };
 
 /// The verified claims of the request's token, next to the [`Principal`] in the request
@@ -51,6 +51,7 @@ struct Inner {
     local: Option<LocalJwtVerifier>,
     resolver: UserResolver,
     sessions: Option<SessionGuard>,
+    tokens: Option<TokenRevocationGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
     cache: Option<crate::cache::TokenCache>,
@@ -65,6 +66,7 @@ pub struct AuthenticatorBuilder {
     local: Option<LocalJwtVerifier>,
     resolver: UserResolver,
     sessions: Option<SessionGuard>,
+    tokens: Option<TokenRevocationGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
     cache: Option<crate::cache::TokenCacheConfig>,
@@ -122,6 +124,12 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Refuses Entra ID access tokens revoked by sign-out before their expiry.
+    pub fn with_token_revocations(mut self, guard: TokenRevocationGuard) -> Self {
+        self.tokens = Some(guard);
+        self
+    }
+
     /// Accepts the signed session cookie when no bearer token is sent (needs sessions).
     pub fn with_cookies(mut self, cookies: SessionCookies) -> Self {
         self.cookies = Some(cookies);
@@ -161,6 +169,7 @@ impl AuthenticatorBuilder {
                 local: self.local,
                 resolver: self.resolver,
                 sessions: self.sessions,
+                tokens: self.tokens,
                 cookies: self.cookies,
                 iam: self.iam,
                 cache: self.cache.map(crate::cache::TokenCache::new),
@@ -179,6 +188,7 @@ impl Authenticator {
             local: None,
             resolver,
             sessions: None,
+            tokens: None,
             cookies: None,
             iam: None,
             cache: None,
@@ -301,6 +311,9 @@ impl Authenticator {
                 return Err(AuthError::UnknownIssuer);
             };
         self.check_revocation(&principal).await?;
+        if !local {
+            self.check_token(&principal, &jwt.claims).await?;
+        }
         if principal.is_service() {
             self.audit_service(&principal, &jwt.claims).await;
         }
@@ -405,6 +418,11 @@ impl Authenticator {
         if let Err(e) = self.check_revocation(&principal).await {
             return Some(Err(e));
         }
+        if !verified.local
+            && let Err(e) = self.check_token(&principal, &verified.claims).await
+        {
+            return Some(Err(e));
+        }
         cache.stats.hits.fetch_add(1, Ordering::Relaxed);
         crate::metrics::token_cache(crate::metrics::CacheEvent::Hit, 1);
         Some(Ok((principal, TokenClaims(Arc::clone(&verified.claims)))))
@@ -442,6 +460,9 @@ impl Authenticator {
                 if let Some(guard) = &inner.sessions {
                     guard.invalidate(&event);
                 }
+                if let Some(tokens) = &inner.tokens {
+                    tokens.invalidate(&event);
+                }
                 if let Some(cache) = &inner.cache {
                     cache.apply(&event);
                 }
@@ -460,6 +481,45 @@ impl Authenticator {
             .cache
             .as_ref()
             .map_or(0, crate::cache::TokenCache::len)
+    }
+
+    /// The provider's token id of an Entra ID token: `uti`, else `jti`.
+    fn token_id(claims: &Claims) -> Option<&str> {
+        claims.uti.as_deref().or(claims.jti.as_deref())
+    }
+
+    /// Refuses a provider token revoked here before its expiry (sign-out).
+    async fn check_token(&self, principal: &Principal, claims: &Claims) -> Result<(), AuthError> {
+        match (&self.inner.tokens, Self::token_id(claims)) {
+            (Some(tokens), Some(id)) => tokens.check(principal.tenant_id, id).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Revokes the Entra ID access token of this request until it expires: the sign-out
+    /// of a browser app that holds no session of ours. Returns whether a token was
+    /// revoked (false for local tokens and cookies, whose sessions are revoked instead,
+    /// and without a token revocation store).
+    pub async fn revoke_token(
+        &self,
+        principal: &Principal,
+        claims: &Claims,
+    ) -> Result<bool, AuthError> {
+        let (Some(tokens), Some(id), erp_core::AuthMethod::AzureAd) = (
+            &self.inner.tokens,
+            Self::token_id(claims),
+            principal.auth_method,
+        ) else {
+            return Ok(false);
+        };
+        let expires_at = claims
+            .exp
+            .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+            .or(principal.expires_at)
+            .ok_or(AuthError::InvalidClaims("the token has no expiry"))?;
+        tokens
+            .revoke(principal.tenant_id, id, principal.user_id, expires_at)
+            .await
     }
 
     async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {

@@ -47,9 +47,9 @@ pub use id::{TenantId, UserId};
 pub use model::{
     AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant,
     NewUser, Principal, PrincipalKind, RefreshOutcome, RefreshToken, RevocationEvent,
-    RevocationWatermarks, Role, Session, SessionId, Tenant, User,
+    RevocationWatermarks, Role, Session, SessionId, Tenant, User, is_token_id,
 };
 pub use repo::{
     AuditSink, FanoutAuditSink, RefreshTokenStore, SessionStore, TenantRepository,
-    TracingAuditSink, UserRepository,
+    TokenRevocationStore, TracingAuditSink, UserRepository,
 };

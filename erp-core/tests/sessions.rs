@@ -403,6 +403,53 @@ async fn concurrent_refreshes_one_wins_family_revoked(h: Harness) {
     );
 }
 
+/// Entra ID access tokens revoked by id until their expiry, per tenant, then purged.
+async fn revoked_provider_tokens(h: Harness) {
+    let (t, u) = tenant_user(&h, "tokens").await;
+    let (other, _) = tenant_user(&h, "others").await;
+    let uti = "Xq0pS2vLkUi3nV9d-7dFAA";
+    assert!(!h.tokens.is_token_revoked(t, uti).await.unwrap());
+    let exp = Utc::now() + Duration::minutes(60);
+    assert!(
+        h.tokens
+            .revoke_token(t, uti, u, exp, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.tokens
+            .revoke_token(t, uti, u, exp, Utc::now())
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert!(h.tokens.is_token_revoked(t, uti).await.unwrap());
+    assert!(
+        !h.tokens.is_token_revoked(other, uti).await.unwrap(),
+        "another tenant's token of that id is not revoked"
+    );
+    for bad in ["", "a:b", "x y", &"a".repeat(129)] {
+        assert!(
+            matches!(
+                h.tokens.revoke_token(t, bad, u, exp, Utc::now()).await,
+                Err(Error::InvalidInput { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    let old = "expired-token-id";
+    h.tokens
+        .revoke_token(t, old, u, Utc::now() - Duration::minutes(1), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(h.tokens.purge_expired_tokens(Utc::now()).await.unwrap(), 1);
+    assert!(!h.tokens.is_token_revoked(t, old).await.unwrap());
+    assert!(
+        h.tokens.is_token_revoked(t, uti).await.unwrap(),
+        "unexpired kept"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $harness:path) => {
         mod $backend {
@@ -420,6 +467,7 @@ macro_rules! conformance {
             case!(purge_removes_only_expired);
             case!(refresh_rotation_and_reuse);
             case!(concurrent_refreshes_one_wins_family_revoked);
+            case!(revoked_provider_tokens);
         }
     };
 }

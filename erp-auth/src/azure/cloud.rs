@@ -51,7 +51,31 @@ impl AzureCloud {
     /// tokens as the global cloud does.
     pub fn for_authority_host(host: &str) -> Self {
         let host = host.trim_end_matches('/');
-        let known = match host.to_ascii_lowercase().as_str() {
+        match Self::known_cloud(host) {
+            Some(c) => c.into(),
+            None => Self {
+                issuer_host: host.to_owned(),
+                ..Self::GLOBAL.into()
+            },
+        }
+    }
+
+    /// True if `host` is the login host of one of Microsoft's clouds. Browser apps speak
+    /// Entra ID's own protocol flavour there (MSAL's `protocolMode: "AAD"`) and plain
+    /// OpenID Connect to any other authority (a proxy, a test provider).
+    ///
+    /// ```
+    /// use erp_auth::azure::AzureCloud;
+    ///
+    /// assert!(AzureCloud::is_microsoft_login_host("https://login.microsoftonline.us/"));
+    /// assert!(!AzureCloud::is_microsoft_login_host("https://127.0.0.1:8443"));
+    /// ```
+    pub fn is_microsoft_login_host(host: &str) -> bool {
+        Self::known_cloud(host.trim_end_matches('/')).is_some()
+    }
+
+    fn known_cloud(host: &str) -> Option<CloudConst> {
+        match host.to_ascii_lowercase().as_str() {
             "https://login.microsoftonline.com" => Some(Self::GLOBAL),
             "https://login.microsoftonline.us" => Some(Self::US_GOVERNMENT),
             "https://login.partner.microsoftonline.cn" => Some(Self::CHINA),
@@ -60,13 +84,6 @@ impl AzureCloud {
                 ..Self::CHINA
             }),
             _ => None,
-        };
-        match known {
-            Some(c) => c.into(),
-            None => Self {
-                issuer_host: host.to_owned(),
-                ..Self::GLOBAL.into()
-            },
         }
     }
 

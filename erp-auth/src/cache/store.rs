@@ -219,6 +219,8 @@ impl TokenCache {
             RevocationEvent::All => *write(&self.reset_at) = Some(Instant::now()),
             // A session's revocation is checked by the session guard on every request.
             RevocationEvent::Session(..) => {}
+            // So is a revoked provider token, by the token guard.
+            RevocationEvent::Token(..) => {}
         }
     }
 

@@ -154,6 +154,8 @@ impl RevocationCache {
                 maps.sessions.retain(|(tenant, _), _| tenant != t);
             }
             RevocationEvent::All => *maps = Maps::default(),
+            // Provider tokens are the token guard's.
+            RevocationEvent::Token(..) => {}
         }
     }
 

@@ -5,7 +5,9 @@
 mod cache;
 mod cookie;
 mod guard;
+mod token_guard;
 
 pub(crate) use cookie::is_unsafe;
 pub use cookie::{CookieConfig, IssuedCookies, SessionCookies};
 pub use guard::{SessionGuard, SessionGuardStats, spawn_purger};
+pub use token_guard::{TokenRevocationGuard, spawn_token_purger};

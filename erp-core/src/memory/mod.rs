@@ -6,6 +6,7 @@
 mod audit;
 mod refresh;
 mod sessions;
+mod tokens;
 mod users;
 
 use std::{
@@ -19,7 +20,8 @@ use crate::{RevocationWatermarks, Session, SessionId, Tenant, TenantId, User, Us
 
 /// One in-memory store implementing [`TenantRepository`](crate::TenantRepository),
 /// [`UserRepository`](crate::UserRepository), [`SessionStore`](crate::SessionStore) and
-/// [`RefreshTokenStore`](crate::RefreshTokenStore).
+/// [`RefreshTokenStore`](crate::RefreshTokenStore) and
+/// [`TokenRevocationStore`](crate::TokenRevocationStore).
 ///
 /// Clones share the data.
 ///
@@ -46,6 +48,8 @@ struct State {
     user_marks: HashMap<(TenantId, UserId), chrono::DateTime<chrono::Utc>>,
     refresh: HashMap<String, RefreshRow>,
     tenant_marks: HashMap<TenantId, chrono::DateTime<chrono::Utc>>,
+    /// Revoked provider tokens and their expiry.
+    revoked_tokens: HashMap<(TenantId, String), chrono::DateTime<chrono::Utc>>,
 }
 
 /// A stored refresh token (keyed by its hash).

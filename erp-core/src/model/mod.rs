@@ -11,7 +11,7 @@ mod validate;
 
 pub use audit::{AuthEvent, AuthEventKind};
 pub use principal::{AuthMethod, Principal, PrincipalKind};
-pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent};
+pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent, is_token_id};
 pub use role::Role;
 pub use session::{NewSession, RevocationWatermarks, Session, SessionId};
 pub use tenant::{NewTenant, Tenant};

@@ -109,6 +109,8 @@ pub enum RevocationEvent {
     User(TenantId, UserId),
     /// Every session of a tenant; the tenant's watermark moved.
     Tenant(TenantId),
+    /// One access token issued elsewhere (Entra ID), by its `uti`, was revoked.
+    Token(TenantId, String),
     /// Notifications may have been missed (the listener reconnected): drop everything.
     All,
 }
@@ -120,6 +122,7 @@ impl RevocationEvent {
             Self::Session(t, s) => format!("s:{t}:{s}"),
             Self::User(t, u) => format!("u:{t}:{u}"),
             Self::Tenant(t) => format!("t:{t}"),
+            Self::Token(t, id) => format!("k:{t}:{id}"),
             Self::All => "*".into(),
         }
     }
@@ -137,9 +140,20 @@ impl RevocationEvent {
             }
             (Some("u"), Some(t), Some(u)) => u.parse().map_or(Self::All, |u| Self::User(t, u)),
             (Some("t"), Some(t), None) => Self::Tenant(t),
+            (Some("k"), Some(t), Some(id)) if is_token_id(id) => Self::Token(t, id.to_owned()),
             _ => Self::All,
         }
     }
+}
+
+/// True for what an identity provider uses as a token id (`uti`, `jti`): 1 to 128
+/// characters of the base64url alphabet and `.`, so it travels in a `NOTIFY` payload and
+/// a key unchanged.
+pub fn is_token_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]
@@ -172,6 +186,7 @@ mod tests {
             RevocationEvent::Session(t, SessionId::generate()),
             RevocationEvent::User(t, UserId::new()),
             RevocationEvent::Tenant(t),
+            RevocationEvent::Token(t, "aGVsbG8_d29ybGQ-Zm9v".into()),
             RevocationEvent::All,
         ] {
             assert_eq!(RevocationEvent::from_payload(&e.to_payload()), e);
@@ -183,6 +198,11 @@ mod tests {
         assert_eq!(
             RevocationEvent::from_payload("s:nope:x"),
             RevocationEvent::All
+        );
+        assert_eq!(
+            RevocationEvent::from_payload(&format!("k:{t}:a:b")),
+            RevocationEvent::All,
+            "not a token id"
         );
     }
 }

@@ -8,10 +8,12 @@ mod audit;
 mod refresh;
 mod session;
 mod tenant;
+mod token;
 mod user;
 
 pub use audit::{AuditSink, FanoutAuditSink, TracingAuditSink};
 pub use refresh::RefreshTokenStore;
 pub use session::SessionStore;
 pub use tenant::TenantRepository;
+pub use token::TokenRevocationStore;
 pub use user::UserRepository;

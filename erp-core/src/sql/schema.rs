@@ -110,3 +110,13 @@ pub(crate) enum AuditEvents {
     UserAgent,
     Detail,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum RevokedTokens {
+    Table,
+    TenantId,
+    TokenId,
+    UserId,
+    ExpiresAt,
+    RevokedAt,
+}

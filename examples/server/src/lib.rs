@@ -8,6 +8,7 @@
 //! `GET /api/v1/mssql/clients/{code}`, `GET /api/v1/mssql/clearance/{id}`,
 //! `GET /api/v1/mssql/shipments?client=`, `POST /api/v1/mssql/sync`, `GET /metrics`.
 
+pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -69,28 +70,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
 ];
 
-/// The sign-in page (no build step: one HTML file with its script).
-async fn index() -> impl IntoResponse {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            // Only our own script and API; MSAL.js from Microsoft's CDN when Entra ID is on.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'self'; script-src 'self' 'unsafe-inline' https://alcdn.msauth.net; \
-                     style-src 'self' 'unsafe-inline'; connect-src 'self' https://login.microsoftonline.com; \
-                     frame-ancestors 'none'",
-                ),
-            ),
-        ],
-        include_str!("../static/index.html"),
-    )
-}
-
 async fn openapi() -> axum::Json<serde_json::Value> {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     axum::Json(DOC.get_or_init(routes::openapi::document).clone())
@@ -119,7 +98,6 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .route_layer(AuthLayer::new(state.authenticator.clone()));
     let router = Router::new()
-        .route("/", get(index))
         .route("/health", get(health::health))
         .route("/auth/config", get(auth::config))
         .route("/auth/login", post(auth::login))
@@ -127,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .merge(protected)
+        .merge(assets::routes())
         .with_state(Arc::clone(&state));
     with_middleware(router, &state.config.allowed_origins)
 }

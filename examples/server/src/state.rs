@@ -10,13 +10,16 @@ use erp_auth::{
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
     login::{ExternalAuthClient, ExternalAuthConfig, LoginService},
     resolve::{RoleMapper, UserResolver},
-    session::{CookieConfig, SessionCookies, SessionGuard, spawn_purger},
+    session::{
+        CookieConfig, SessionCookies, SessionGuard, TokenRevocationGuard, spawn_purger,
+        spawn_token_purger,
+    },
 };
 use erp_core::{
     FanoutAuditSink, NewTenant, TenantId, TenantRepository, TracingAuditSink,
     sql::{
         Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlSessionStore,
-        SqlTenantRepository, SqlUserRepository, SqliteConfig,
+        SqlTenantRepository, SqlTokenRevocations, SqlUserRepository, SqliteConfig,
     },
 };
 use erp_legacy::sync::migrate_target;
@@ -102,6 +105,9 @@ impl AppState {
             _ => None,
         };
         spawn_purger(sessions.clone(), Duration::from_secs(600));
+        // Entra ID tokens signed out before their expiry (no session of ours to revoke).
+        let revoked_tokens = Arc::new(SqlTokenRevocations::new(db.clone()));
+        spawn_token_purger(revoked_tokens.clone(), Duration::from_secs(600));
 
         let keys = KeyRing::new("k1", config.jwt_secret.as_bytes())?;
         let local = LocalJwtConfig::new(keys);
@@ -173,6 +179,7 @@ impl AppState {
             .with_audit(audit.clone())
             .with_local(LocalJwtVerifier::new(local.clone()))
             .with_sessions(guard.clone())
+            .with_token_revocations(TokenRevocationGuard::new(revoked_tokens))
             .with_cookies(cookies.clone())
             .with_token_cache(TokenCacheConfig::default());
         if let Some(azure) = builder_azure {

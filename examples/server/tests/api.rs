@@ -465,3 +465,118 @@ async fn request_ids_and_cors() {
         .unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
 }
+
+/// The sign-in page loads msal-browser from this server only, under a CSP that allows no
+/// inline script and no third-party origin but the configured authority.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sign_in_page_serves_msal_itself_under_a_strict_csp() {
+    let version = erp_server::assets::MSAL_VERSION.trim();
+    let s = server().await;
+    let (status, page, headers) = call(&s.app, "GET", "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains(&format!("/vendor/{version}/msal-browser.min.js")));
+    assert!(!page.contains("https://"), "no third-party URL in the page");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        !csp.contains("https://"),
+        "Entra ID off: no other origin: {csp}"
+    );
+    assert!(csp.contains("frame-src 'none'"), "{csp}");
+
+    let (status, js, headers) = call(
+        &s.app,
+        "GET",
+        &format!("/vendor/{version}/msal-browser.min.js"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        js.as_str()
+            .unwrap()
+            .starts_with(&format!("/*! @azure/msal-browser v{version} "))
+    );
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let (status, licence, _) = call(
+        &s.app,
+        "GET",
+        &format!("/vendor/{version}/msal-browser.LICENSE"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(licence.as_str().unwrap().contains("MIT License"));
+    let (status, bridge, headers) = call(&s.app, "GET", "/auth/redirect.html", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        bridge
+            .as_str()
+            .unwrap()
+            .contains("msal-redirect-bridge.min.js")
+    );
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'self'")
+    );
+    assert_eq!(
+        call(
+            &s.app,
+            "GET",
+            "/vendor/0.0.0/msal-browser.min.js",
+            None,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Entra ID on, with an authority that is no Microsoft host: plain OIDC for MSAL, and
+    // that origin (only) allowed to be fetched and framed.
+    let tenant = uuid::Uuid::new_v4().to_string();
+    let fake = erp_auth::testkit::FakeAzureAd::start(&tenant, "api-client").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    let env: HashMap<&str, String> = HashMap::from([
+        ("AZURE_CLIENT_ID", "api-client".to_owned()),
+        ("AZURE_TENANT_ID", tenant.clone()),
+        ("AZURE_AUTHORITY_HOST", fake.authority_host()),
+    ]);
+    config.azure = ServerConfig::from_lookup(|k| env.get(k).cloned())
+        .unwrap()
+        .azure;
+    let app = router(AppState::build(config).await.unwrap());
+    let (_, cfg, _) = call(&app, "GET", "/auth/config", None, None).await;
+    let host = fake.authority_host();
+    assert_eq!(cfg["msal"]["protocol_mode"], "OIDC");
+    assert_eq!(cfg["msal"]["authority"], format!("{host}/{tenant}/v2.0"));
+    assert_eq!(
+        cfg["msal"]["known_authorities"],
+        json!([host.trim_start_matches("http://")])
+    );
+    let (_, _, headers) = call(&app, "GET", "/", None, None).await;
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("connect-src 'self' {host};")),
+        "{csp}"
+    );
+    assert!(csp.contains(&format!("frame-src {host};")), "{csp}");
+}

@@ -4,9 +4,11 @@
 mod audit;
 mod session;
 mod tenant;
+mod token;
 mod user;
 
 pub use audit::SqlAuditSink;
 pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
+pub use token::SqlTokenRevocations;
 pub use user::SqlUserRepository;

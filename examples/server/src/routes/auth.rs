@@ -24,13 +24,35 @@ type S = State<Arc<AppState>>;
 pub async fn config(State(app): S) -> Json<Value> {
     let cfg = &app.config;
     let msal = match &cfg.azure {
-        Some(az) => json!({
-            "enabled": true,
-            "client_id": az.client_id,
-            "tenant_id": az.tenant_id,
-            "authority": format!("{}/{}", az.authority_host, az.tenant_id),
-            "scopes": [format!("api://{}/access_as_user", az.client_id)],
-        }),
+        Some(az) => {
+            let host = az.authority_host.trim_end_matches('/');
+            // Microsoft's clouds get MSAL's Entra ID mode; any other authority (a proxy,
+            // a standards OpenID provider) is named by its v2 issuer, which is where its
+            // discovery document lives, and must be listed as known to MSAL.
+            let microsoft = erp_auth::azure::AzureCloud::is_microsoft_login_host(host);
+            let (authority, protocol_mode) = if microsoft {
+                (format!("{host}/{}", az.tenant_id), "AAD")
+            } else {
+                (format!("{host}/{}/v2.0", az.tenant_id), "OIDC")
+            };
+            let known: Vec<String> = reqwest::Url::parse(host)
+                .ok()
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+                })
+                .into_iter()
+                .collect();
+            json!({
+                "enabled": true,
+                "client_id": az.client_id,
+                "tenant_id": az.tenant_id,
+                "authority": authority,
+                "protocol_mode": protocol_mode,
+                "known_authorities": known,
+                "scopes": [format!("api://{}/access_as_user", az.client_id)],
+            })
+        }
         None => json!({ "enabled": false }),
     };
     let mut modes = vec![match (cfg.auth_mode, cfg.external.is_some()) {
@@ -191,9 +213,17 @@ pub async fn me(Authenticated(p): Authenticated) -> Response {
     .into_response()
 }
 
-/// `POST /auth/logout`: revokes the session and clears the cookies.
-pub async fn logout(State(app): S, Authenticated(p): Authenticated) -> Result<Response, ApiError> {
-    let revoked = app.login.logout(&p).await?;
+/// `POST /auth/logout`: revokes the session (or, for an Entra ID token, that token until
+/// it expires) and clears the cookies.
+pub async fn logout(
+    State(app): S,
+    Authenticated(p): Authenticated,
+    claims: Option<Extension<erp_auth::TokenClaims>>,
+) -> Result<Response, ApiError> {
+    let mut revoked = app.login.logout(&p).await?;
+    if let Some(Extension(claims)) = &claims {
+        revoked |= app.authenticator.revoke_token(&p, claims).await?;
+    }
     let mut response = Json(json!({ "revoked": revoked })).into_response();
     for cookie in app.cookies.clear() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
