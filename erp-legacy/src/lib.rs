@@ -23,6 +23,8 @@ pub mod sync;
 pub mod tsql;
 
 pub use error::{LegacyError, Result};
-pub use mapping::{ClearanceTable, ClientTable, LegacyMapping, ShipmentTable};
+pub use mapping::{
+    ClearanceTable, ClientTable, DeletePolicies, LegacyMapping, OnDelete, ShipmentTable,
+};
 pub use model::{ClearanceRecord, ClearanceStatus, Client, NewShipment, Page, Paged, Shipment};
 pub use repo::{LegacyRepository, SqlLegacyRepository};

@@ -123,6 +123,41 @@ pub struct LegacyMapping {
     pub clearance: ClearanceTable,
     /// Shipments.
     pub shipments: ShipmentTable,
+    /// What the sync does with a copied row whose legacy row was deleted.
+    pub deletes: DeletePolicies,
+}
+
+/// What the sync does with a row of the ERP copy whose legacy row is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Keep the row and set its `deleted_at` (the default): reports and foreign keys
+    /// in the ERP keep working, and a row that comes back is simply un-marked.
+    #[default]
+    Mark,
+    /// Delete the row from the copy.
+    Remove,
+}
+
+/// [`OnDelete`] per table, in the mapping file's `[deletes]` section:
+///
+/// ```
+/// use erp_legacy::{LegacyMapping, OnDelete};
+///
+/// let mapping = LegacyMapping::from_toml_str("[deletes]\nshipments = \"remove\"")?;
+/// assert_eq!(mapping.deletes.shipments, OnDelete::Remove);
+/// assert_eq!(mapping.deletes.clients, OnDelete::Mark, "the default");
+/// # Ok::<(), erp_legacy::LegacyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeletePolicies {
+    /// Clients.
+    pub clients: OnDelete,
+    /// Clearance records.
+    pub clearance: OnDelete,
+    /// Shipments.
+    pub shipments: OnDelete,
 }
 
 impl LegacyMapping {
@@ -204,5 +239,7 @@ mod tests {
             LegacyMapping::from_toml_str("").unwrap(),
             LegacyMapping::default()
         );
+        assert!(LegacyMapping::from_toml_str("[deletes]\nclients = \"purge\"").is_err());
+        assert!(LegacyMapping::from_toml_str("[deletes]\nclient = \"remove\"").is_err());
     }
 }

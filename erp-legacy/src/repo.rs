@@ -95,7 +95,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         &self.mapping
     }
 
-    fn table(&self, name: &str) -> TableRef {
+    pub(crate) fn table(&self, name: &str) -> TableRef {
         match &self.mapping.schema {
             Some(schema) => (a(schema), a(name)).into_table_ref(),
             None => a(name).into_table_ref(),

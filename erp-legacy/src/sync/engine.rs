@@ -35,6 +35,7 @@ where
         table: spec.table,
         rows: 0,
         batches: 0,
+        deleted: 0,
     };
     let start = checkpoint::load(target, spec.table).await?;
     let mut page = fetch(start).await?;

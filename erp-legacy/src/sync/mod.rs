@@ -13,9 +13,16 @@
 //!
 //! The watermark is the mapped `updated_at` column; a legacy schema with a `rowversion`
 //! instead maps it there (it orders the same way).
+//!
+//! Deletes leave nothing for the watermark to find: after each table's copy, a
+//! reconciliation pass ([`reconcile`]) walks the copy's keys in order, a bounded batch
+//! at a time, looks them up in the legacy table, and marks the rows whose legacy row is
+//! gone (`deleted_at`) or removes them, per table as the mapping's `[deletes]` says
+//! ([`crate::OnDelete`]). Its cursor commits with each batch, so a killed pass resumes.
 
 mod checkpoint;
 mod engine;
+mod reconcile;
 mod report;
 mod spec;
 mod writer;
@@ -30,6 +37,7 @@ use erp_core::{
 pub use self::report::{SyncReport, TableReport};
 use self::{
     checkpoint::Checkpoint,
+    reconcile::{CopiedTable, KeyKind},
     spec::{CLEARANCE, CLIENTS, SHIPMENTS},
 };
 use crate::{LegacyError, Result, SqlLegacyRepository};
@@ -37,17 +45,31 @@ use crate::{LegacyError, Result, SqlLegacyRepository};
 /// Bookkeeping table of this crate's migrations in the ERP database.
 pub const MIGRATIONS_TABLE: &str = "erp_legacy_migrations";
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "legacy_sync",
-    sql: include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "legacy_sync",
+        sql: include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "legacy_sync_deletes",
+        sql: include_str!("../../migrations/postgres/V2__legacy_sync_deletes.sql"),
+    },
+];
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "legacy_sync",
-    sql: include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "legacy_sync",
+        sql: include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "legacy_sync_deletes",
+        sql: include_str!("../../migrations/sqlite/V2__legacy_sync_deletes.sql"),
+    },
+];
 
 /// Creates (or updates) the sync's tables in the ERP database.
 pub async fn migrate_target(db: &Database) -> Result<MigrationReport> {
@@ -84,13 +106,22 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
         })
     }
 
-    /// Rows per batch (1..=[`MAX_BATCH_SIZE`]).
+    /// Rows per batch (1..=[`MAX_BATCH_SIZE`]); the deletes pass looks up at most 2000
+    /// keys per statement whatever this says (SQL Server's parameter limit).
     pub fn with_batch_size(mut self, size: u64) -> Self {
         self.batch_size = size.clamp(1, MAX_BATCH_SIZE);
         self
     }
 
-    /// Runs every table to the end of what the source has now.
+    /// Marks or removes the rows of one copy whose legacy row is gone.
+    async fn deletes(&self, report: &mut TableReport, copy: CopiedTable<'_>) -> Result<()> {
+        report.deleted =
+            reconcile::reconcile(&self.source, &self.target, copy, self.batch_size).await?;
+        Ok(())
+    }
+
+    /// Runs every table to the end of what the source has now, then reconciles its
+    /// keys for deletes.
     pub async fn run(&self) -> Result<SyncReport> {
         let started = Instant::now();
         let tables = vec![
@@ -112,7 +143,16 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
 
     async fn sync_clients(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &CLIENTS, limit, move |after| {
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: CLIENTS.table,
+            key: CLIENTS.key,
+            kind: KeyKind::Text,
+            source_table: &m.clients.table,
+            source_key: &m.clients.code,
+            policy: m.deletes.clients,
+        };
+        let mut report = engine::copy_table(&self.target, &CLIENTS, limit, move |after| {
             let source = source.clone();
             async move {
                 source
@@ -120,12 +160,23 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
                     .await
             }
         })
-        .await
+        .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 
     async fn sync_clearance(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &CLEARANCE, limit, move |after| {
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: CLEARANCE.table,
+            key: CLEARANCE.key,
+            kind: KeyKind::Int,
+            source_table: &m.clearance.table,
+            source_key: &m.clearance.id,
+            policy: m.deletes.clearance,
+        };
+        let mut report = engine::copy_table(&self.target, &CLEARANCE, limit, move |after| {
             let source = source.clone();
             async move {
                 source
@@ -133,12 +184,23 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
                     .await
             }
         })
-        .await
+        .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 
     async fn sync_shipments(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &SHIPMENTS, limit, move |after| {
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: SHIPMENTS.table,
+            key: SHIPMENTS.key,
+            kind: KeyKind::Int,
+            source_table: &m.shipments.table,
+            source_key: &m.shipments.id,
+            policy: m.deletes.shipments,
+        };
+        let mut report = engine::copy_table(&self.target, &SHIPMENTS, limit, move |after| {
             let source = source.clone();
             async move {
                 source
@@ -146,6 +208,8 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
                     .await
             }
         })
-        .await
+        .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 }

@@ -360,8 +360,8 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     let report = legacy.sync(database(&config).await?).await?;
                     for t in &report.tables {
                         out(format!(
-                            "{}: {} rows in {} batches",
-                            t.table, t.rows, t.batches
+                            "{}: {} rows in {} batches, {} gone from the legacy database",
+                            t.table, t.rows, t.batches, t.deleted
                         ));
                     }
                     out(format!(

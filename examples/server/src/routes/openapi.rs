@@ -132,7 +132,8 @@ pub fn document() -> Value {
                 "ShipmentPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Shipment" } },
                     "page": { "type": "integer" }, "page_size": { "type": "integer" }, "total": { "type": "integer" } } },
                 "SyncReport": { "type": "object", "properties": { "tables": { "type": "array", "items": { "type": "object", "properties": {
-                    "table": { "type": "string" }, "rows": { "type": "integer" }, "batches": { "type": "integer" } } } }, "duration": { "type": "integer", "description": "milliseconds" } } }
+                    "table": { "type": "string" }, "rows": { "type": "integer" }, "batches": { "type": "integer" },
+                    "deleted": { "type": "integer", "description": "rows whose legacy row was gone: marked deleted_at or removed" } } } }, "duration": { "type": "integer", "description": "milliseconds" } } }
             }
         }
     })
