@@ -19,6 +19,14 @@ pub enum LegacyError {
         /// What is wrong.
         message: String,
     },
+    /// The write would break a uniqueness rule (a B/L number already booked): 409
+    /// `CONFLICT`.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The record changed since the version the caller named (`If-Match`): 412
+    /// `PRECONDITION_FAILED`; read it again and retry.
+    #[error("{0} was changed by someone else")]
+    PreconditionFailed(&'static str),
     /// The database does not have the tables and columns the mapping names.
     #[error("legacy schema mismatch: {}", .problems.join("; "))]
     SchemaMismatch {

@@ -21,6 +21,7 @@ pub mod mssql;
 mod repo;
 pub mod sync;
 pub mod tsql;
+mod writes;
 
 pub use error::{LegacyError, Result};
 pub use mapping::{
@@ -28,3 +29,4 @@ pub use mapping::{
 };
 pub use model::{ClearanceRecord, ClearanceStatus, Client, NewShipment, Page, Paged, Shipment};
 pub use repo::{LegacyRepository, SqlLegacyRepository};
+pub use writes::{ClearanceChange, MAX_STAMP_LEN, RowVersion};

@@ -28,7 +28,8 @@ use serde::Deserialize;
 use crate::{LegacyError, Result};
 
 macro_rules! table_mapping {
-    ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }
+     $(optional { $($(#[$odoc:meta])* $opt:ident),+ $(,)? })?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
         #[serde(default, deny_unknown_fields)]
@@ -39,6 +40,10 @@ macro_rules! table_mapping {
                 #[doc = concat!("Column of `", stringify!($field), "`.")]
                 pub $field: String,
             )+
+            $($(
+                $(#[$odoc])*
+                pub $opt: Option<String>,
+            )+)?
         }
 
         impl Default for $name {
@@ -46,14 +51,18 @@ macro_rules! table_mapping {
                 Self {
                     table: $table.into(),
                     $($field: $col.into(),)+
+                    $($($opt: None,)+)?
                 }
             }
         }
 
         impl $name {
-            /// Every mapped column, in declaration order.
+            /// Every mapped column, in declaration order (the optional ones named).
             pub fn columns(&self) -> Vec<&str> {
-                vec![$(self.$field.as_str()),+]
+                #[allow(unused_mut)]
+                let mut columns = vec![$(self.$field.as_str()),+];
+                $($(columns.extend(self.$opt.as_deref());)+)?
+                columns
             }
         }
     };
@@ -92,6 +101,11 @@ table_mapping!(
         notes: "notes",
         updated_at: "updated_at",
     }
+    optional {
+        /// Column stamped with the acting principal on every ERP write; none: not
+        /// stamped (the legacy schema has no such column).
+        updated_by,
+    }
 );
 
 table_mapping!(
@@ -108,6 +122,12 @@ table_mapping!(
         eta: "eta",
         status: "status",
         updated_at: "updated_at",
+    }
+    optional {
+        /// Column stamped with the principal that booked the shipment; none: not stamped.
+        created_by,
+        /// Column stamped with the principal of the last ERP write; none: not stamped.
+        updated_by,
     }
 );
 
@@ -240,6 +260,15 @@ mod tests {
             LegacyMapping::default()
         );
         assert!(LegacyMapping::from_toml_str("[deletes]\nclients = \"purge\"").is_err());
+        let stamped =
+            LegacyMapping::from_toml_str("[shipments]\ncreated_by = \"booked_by\"").unwrap();
+        assert_eq!(stamped.shipments.created_by.as_deref(), Some("booked_by"));
+        assert!(
+            stamped.shipments.columns().contains(&"booked_by"),
+            "checked at start"
+        );
+        assert_eq!(stamped.clearance.updated_by, None);
+        assert!(LegacyMapping::from_toml_str("[shipments]\ncreated_by = \" \"").is_err());
         assert!(LegacyMapping::from_toml_str("[deletes]\nclient = \"remove\"").is_err());
     }
 }

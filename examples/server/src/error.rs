@@ -23,6 +23,10 @@ pub enum ApiError {
     NotFound(&'static str),
     /// The principal may not do this (403).
     Forbidden,
+    /// A well-formed body whose values break a rule or do not fit the schema (422).
+    Unprocessable(&'static str),
+    /// A write that must name the version it changes sent no `If-Match` (428).
+    PreconditionRequired,
 }
 
 impl From<AuthError> for ApiError {
@@ -81,6 +85,12 @@ impl IntoResponse for ApiError {
                     "the legacy database does not match the configured mapping",
                 ),
                 LegacyError::NotFound(what) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", what),
+                LegacyError::Conflict(what) => problem(StatusCode::CONFLICT, "CONFLICT", what),
+                LegacyError::PreconditionFailed(what) => problem(
+                    StatusCode::PRECONDITION_FAILED,
+                    "PRECONDITION_FAILED",
+                    &format!("{what} changed since the version in If-Match: read it again"),
+                ),
                 LegacyError::InvalidInput { field, .. } => problem(
                     StatusCode::BAD_REQUEST,
                     "VALIDATION_FAILED",
@@ -124,6 +134,14 @@ impl IntoResponse for ApiError {
             Self::Validation(what) => problem(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", what),
             Self::NotFound(what) => problem(StatusCode::NOT_FOUND, "NOT_FOUND", what),
             Self::Forbidden => problem_response(&AuthError::Forbidden).into_response(),
+            Self::Unprocessable(what) => {
+                problem(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", what)
+            }
+            Self::PreconditionRequired => problem(
+                StatusCode::PRECONDITION_REQUIRED,
+                "PRECONDITION_REQUIRED",
+                "send If-Match with the ETag of the record as read (or * to overwrite)",
+            ),
         }
     }
 }

@@ -57,6 +57,25 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Keeps the LISTEN connection alive (PostgreSQL).
     pub listener: Option<Arc<RevocationListener>>,
+    /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
+    pub audit: AuditTrail,
+}
+
+/// The audit sink of the server, shared by the login service and the legacy writes.
+#[derive(Clone)]
+pub struct AuditTrail(pub Arc<dyn erp_core::AuditSink>);
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditTrail")
+    }
+}
+
+impl AuditTrail {
+    /// Records one event in every sink.
+    pub async fn record(&self, event: &erp_core::AuthEvent) -> erp_core::Result<()> {
+        self.0.record(event).await
+    }
 }
 
 /// The process-wide Prometheus recorder, installed once (handlers may be built many
@@ -179,6 +198,7 @@ impl AppState {
             .with(Arc::new(TracingAuditSink))
             .with(Arc::new(SqlAuditSink::new(db.clone())));
         let audit = Arc::new(audit);
+        let audit_trail = AuditTrail(audit.clone());
         let mut auth = Authenticator::builder(resolver)
             .with_audit(audit.clone())
             .with_local(LocalJwtVerifier::new(local.clone()))
@@ -233,6 +253,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             listener,
+            audit: audit_trail,
         })
     }
 }
