@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod legacy_db;
+pub mod legacy_sync;
 pub mod routes;
 pub mod seed;
 pub mod state;

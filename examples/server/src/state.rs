@@ -59,6 +59,9 @@ pub struct AppState {
     pub listener: Option<Arc<RevocationListener>>,
     /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
     pub audit: AuditTrail,
+    /// The legacy sync, exclusive in the cluster, scheduled by `LEGACY_SYNC_INTERVAL`
+    /// (present whenever a legacy database is).
+    pub legacy_sync: Option<Arc<crate::legacy_sync::SyncRunner>>,
 }
 
 /// The audit sink of the server, shared by the login service and the legacy writes.
@@ -239,6 +242,15 @@ impl AppState {
         }
 
         let legacy = Legacy::start(&config).await?;
+        let legacy_sync = legacy.as_ref().map(|l| {
+            let runner = crate::legacy_sync::SyncRunner::new(
+                l.clone(),
+                db.clone(),
+                config.legacy_sync_interval,
+            );
+            runner.spawn();
+            runner
+        });
         Ok(Self {
             db,
             tenants,
@@ -254,6 +266,7 @@ impl AppState {
             metrics,
             listener,
             audit: audit_trail,
+            legacy_sync,
         })
     }
 }

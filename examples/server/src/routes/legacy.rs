@@ -231,8 +231,21 @@ pub async fn shipments(
     Ok(Json(json!(result)))
 }
 
-/// `POST /api/v1/mssql/sync` (role admin): legacy -> ERP database, with counts.
+/// `POST /api/v1/mssql/sync` (role admin): legacy -> ERP database, with counts; 409
+/// when a run (scheduled, or asked on any instance) is in progress.
 pub async fn sync(State(app): S) -> Result<Json<Value>, ApiError> {
-    let report = source(&app)?.sync(app.db.clone()).await?;
-    Ok(Json(json!(report)))
+    source(&app)?;
+    let runner =
+        app.legacy_sync
+            .as_ref()
+            .ok_or(ApiError::Legacy(erp_legacy::LegacyError::Unavailable(
+                erp_core::Error::unavailable(erp_core::Backend::Mssql, "not configured"),
+            )))?;
+    match runner.run_once().await {
+        Ok(report) => Ok(Json(json!(report))),
+        Err(crate::legacy_sync::RunError::Busy) => Err(ApiError::Legacy(
+            erp_legacy::LegacyError::Conflict("a legacy sync is running already"),
+        )),
+        Err(crate::legacy_sync::RunError::Legacy(e)) => Err(e.into()),
+    }
 }

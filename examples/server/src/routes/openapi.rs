@@ -95,7 +95,7 @@ pub fn document() -> Value {
                 "responses": { "201": ok("Shipment", "the booked shipment with its id"), "400": problem("VALIDATION_FAILED"), "404": problem("NOT_FOUND (the client)"),
                     "409": problem("CONFLICT: the B/L number is booked already"), "422": problem("VALIDATION_FAILED (a field missing or of the wrong type)"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
             "/api/v1/mssql/sync": { "post": secured(json!({ "summary": "Sync legacy -> ERP database (role admin)",
-                "responses": { "200": ok("SyncReport", "counts"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
+                "responses": { "200": ok("SyncReport", "counts"), "409": problem("CONFLICT: a sync is running (scheduled, or on another instance)"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
             "/metrics": { "get": { "summary": "Prometheus text format", "responses": { "200": { "description": "metrics", "content": { "text/plain": { "schema": { "type": "string" } } } } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } } } }
         },
