@@ -203,6 +203,11 @@ impl<E: Executor> SqlLegacyRepository<E> {
         Ok(u64::try_from(total).unwrap_or(0))
     }
 
+    /// Rows of the mapped table `table`.
+    pub(crate) async fn count_all(&self, table: &str) -> Result<u64> {
+        self.count(table, Cond::all()).await
+    }
+
     /// Clients changed after `(updated_at, code)`, in that order: one sync batch.
     pub async fn clients_changed(
         &self,

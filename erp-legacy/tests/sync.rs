@@ -916,3 +916,87 @@ async fn mssql_deletes_pass_killed_midway_resumes() {
     )
     .await;
 }
+
+/// Progress after each committed batch: rows counting up to the legacy table's count
+/// on a first load, no total on an incremental run.
+async fn progress_is_reported_per_batch<S: Executor + Clone + 'static>(
+    legacy: Legacy<'_>,
+    repo: SqlLegacyRepository<S>,
+    target: &Database,
+    clearance_total: u64,
+    touch_one: &str,
+) {
+    use std::sync::{Arc, Mutex};
+    migrate_target(target).await.unwrap();
+    let seen: Arc<Mutex<Vec<erp_legacy::sync::Progress>>> = Arc::default();
+    let log = seen.clone();
+    let sync = LegacySync::new(repo, target.clone())
+        .unwrap()
+        .with_batch_size(10)
+        .with_progress(move |p| log.lock().unwrap().push(p));
+    let report = sync.run().await.unwrap();
+    let events = std::mem::take(&mut *seen.lock().unwrap());
+    let clearance: Vec<_> = events
+        .iter()
+        .filter(|p| p.table == "legacy_clearance_records")
+        .collect();
+    assert_eq!(clearance.len() as u64, report.tables[1].batches);
+    assert!(clearance.iter().all(|p| p.total == Some(clearance_total)));
+    assert!(clearance.windows(2).all(|w| w[0].rows < w[1].rows));
+    assert_eq!(
+        clearance.last().unwrap().rows,
+        clearance_total,
+        "ends at the total"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .map(|p| p.table)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "every table"
+    );
+
+    legacy.run(touch_one).await;
+    sync.run().await.unwrap();
+    let events = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0].rows, events[0].total),
+        (1, None),
+        "incremental: no total"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_progress_is_reported_per_batch() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    progress_is_reported_per_batch(
+        Legacy::Db(&source),
+        SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+        &target,
+        39,
+        "UPDATE clients SET client_name = 'x', updated_at = '2026-06-01T00:00:00.000000Z' WHERE client_code = 'C001'",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_progress_is_reported_per_batch() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    progress_is_reported_per_batch(
+        Legacy::Mssql(&source),
+        source.repo(),
+        &target,
+        49,
+        "UPDATE {s}.clients SET client_name = N'x', updated_at = '2026-06-01T00:00:00' WHERE client_code = N'C001'",
+    )
+    .await;
+}

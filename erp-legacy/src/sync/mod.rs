@@ -22,6 +22,7 @@
 
 mod checkpoint;
 mod engine;
+mod progress;
 mod reconcile;
 mod report;
 mod spec;
@@ -34,11 +35,15 @@ use erp_core::{
     sql::{Database, Executor, Migration, MigrationReport},
 };
 
-pub use self::report::{SyncReport, TableReport};
 use self::{
     checkpoint::Checkpoint,
+    progress::OnProgress,
     reconcile::{CopiedTable, KeyKind},
     spec::{CLEARANCE, CLIENTS, SHIPMENTS},
+};
+pub use self::{
+    progress::Progress,
+    report::{SyncReport, TableReport},
 };
 use crate::{LegacyError, Result, SqlLegacyRepository};
 
@@ -88,6 +93,7 @@ pub struct LegacySync<S, T> {
     source: SqlLegacyRepository<S>,
     target: T,
     batch_size: u64,
+    progress: Option<OnProgress>,
 }
 
 impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
@@ -103,6 +109,7 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source,
             target,
             batch_size: DEFAULT_BATCH_SIZE,
+            progress: None,
         })
     }
 
@@ -111,6 +118,30 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
     pub fn with_batch_size(mut self, size: u64) -> Self {
         self.batch_size = size.clamp(1, MAX_BATCH_SIZE);
         self
+    }
+
+    /// Calls `on` after each committed batch of the copy passes (not the deletes pass),
+    /// with the legacy table's row count as the total of a first load.
+    pub fn with_progress(mut self, on: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(OnProgress(std::sync::Arc::new(on)));
+        self
+    }
+
+    /// With a progress callback: the callback, and the total to show against it (the
+    /// legacy table's row count when the copy has never been synced).
+    async fn progress_of(
+        &self,
+        copy: &str,
+        source_table: &str,
+    ) -> Result<Option<(&OnProgress, Option<u64>)>> {
+        let Some(on) = &self.progress else {
+            return Ok(None);
+        };
+        let total = match checkpoint::load(&self.target, copy).await? {
+            Some(_) => None,
+            None => Some(self.source.count_all(source_table).await?),
+        };
+        Ok(Some((on, total)))
     }
 
     /// Marks or removes the rows of one copy whose legacy row is gone.
@@ -152,15 +183,17 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.clients.code,
             policy: m.deletes.clients,
         };
-        let mut report = engine::copy_table(&self.target, &CLIENTS, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .clients_changed(Checkpoint::text_key(after), limit)
-                    .await
-            }
-        })
-        .await?;
+        let progress = self.progress_of(CLIENTS.table, &m.clients.table).await?;
+        let mut report =
+            engine::copy_table(&self.target, &CLIENTS, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .clients_changed(Checkpoint::text_key(after), limit)
+                        .await
+                }
+            })
+            .await?;
         self.deletes(&mut report, copy).await?;
         Ok(report)
     }
@@ -176,15 +209,19 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.clearance.id,
             policy: m.deletes.clearance,
         };
-        let mut report = engine::copy_table(&self.target, &CLEARANCE, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .clearance_changed(Checkpoint::int_key(after)?, limit)
-                    .await
-            }
-        })
-        .await?;
+        let progress = self
+            .progress_of(CLEARANCE.table, &m.clearance.table)
+            .await?;
+        let mut report =
+            engine::copy_table(&self.target, &CLEARANCE, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .clearance_changed(Checkpoint::int_key(after)?, limit)
+                        .await
+                }
+            })
+            .await?;
         self.deletes(&mut report, copy).await?;
         Ok(report)
     }
@@ -200,15 +237,19 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.shipments.id,
             policy: m.deletes.shipments,
         };
-        let mut report = engine::copy_table(&self.target, &SHIPMENTS, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .shipments_changed(Checkpoint::int_key(after)?, limit)
-                    .await
-            }
-        })
-        .await?;
+        let progress = self
+            .progress_of(SHIPMENTS.table, &m.shipments.table)
+            .await?;
+        let mut report =
+            engine::copy_table(&self.target, &SHIPMENTS, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .shipments_changed(Checkpoint::int_key(after)?, limit)
+                        .await
+                }
+            })
+            .await?;
         self.deletes(&mut report, copy).await?;
         Ok(report)
     }
