@@ -456,3 +456,36 @@ async fn postgres_rejected_values_are_not_quoted_back() {
     }
     assert!(!err.to_string().contains("drop-me"), "{err}");
 }
+
+/// One holder of an advisory lock among two executors (two instances), released by
+/// `release` and by dropping the holder (its session ends, as a crashed instance's does).
+#[tokio::test]
+async fn postgres_advisory_lock_has_one_holder_and_is_released_by_a_dropped_holder() {
+    let (cfg, guard) = common::postgres_config().await;
+    let a = PgExecutor::connect(cfg.clone()).await.unwrap();
+    let b = PgExecutor::connect(cfg).await.unwrap();
+    let key = format!("erp test lock {}", guard.schema);
+    let held = a.try_advisory_lock(&key).await.unwrap().expect("free");
+    assert_eq!(held.key(), key);
+    assert!(
+        b.try_advisory_lock(&key).await.unwrap().is_none(),
+        "held by a"
+    );
+    assert!(
+        a.try_advisory_lock(&key).await.unwrap().is_none(),
+        "held by a's other session too: the lock is per session"
+    );
+    held.release().await.unwrap();
+    let by_b = b.try_advisory_lock(&key).await.unwrap().expect("released");
+    drop(by_b);
+    // The dropped holder's session closes in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(lock) = a.try_advisory_lock(&key).await.unwrap() {
+            lock.release().await.unwrap();
+            break;
+        }
+        assert!(Instant::now() < deadline, "a dropped holder keeps the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

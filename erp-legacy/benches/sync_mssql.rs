@@ -6,8 +6,9 @@
 //!
 //! Builds `SYNC_BENCH_ROWS` (default 1 000 000) `clients` rows on the T-SQL server with
 //! T-SQL only, in a schema of its own, then: a full load into a fresh PostgreSQL schema
-//! (`ERP_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`), and an
-//! incremental run after 1 % of the rows changed. `SYNC_BENCH_BATCH` sets the batch size
+//! (`ERP_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`), an
+//! incremental run after 1 % of the rows changed and 0.1 % were deleted, and a run
+//! with nothing changed (the deletes pass alone, which reads every key). `SYNC_BENCH_BATCH` sets the batch size
 //! (default: the sync's). Prints rows/s, wall time, this process's CPU time and peak
 //! RSS per phase. Everything it creates is dropped at the end, also when a phase fails.
 //! Without `MSSQL_TEST_URL` it says it is skipped and exits.
@@ -186,9 +187,10 @@ where
     };
     let peak = peak_rss_mib().map_or_else(|| "n/a".into(), |m| format!("{m:.1} MiB"));
     let rows = report.rows();
+    let deleted = report.deleted();
     let batches: u64 = report.tables.iter().map(|t| t.batches).sum();
     println!(
-        "{name:<18} {rows:>8} rows {batches:>4} batches {secs:>7.2} s {:>8.0} rows/s  cpu {cpu} (machine {machine})  peak RSS {peak}  (load before: {load})",
+        "{name:<18} {rows:>8} rows {deleted:>6} deleted {batches:>4} batches {secs:>7.2} s {:>8.0} rows/s  cpu {cpu} (machine {machine})  peak RSS {peak}  (load before: {load})",
         rows as f64 / secs
     );
     report
@@ -304,27 +306,42 @@ async fn main() {
         ))
         .await
         .expect("UPDATE 1 %");
+    // And 0.1 % deleted: the codes ending in 123 (none of them among the changed).
+    let deleted = rows / 1000 + u64::from(rows % 1000 > 123);
+    source
+        .batch_execute_raw(&format!(
+            "DELETE FROM {source_schema}.clients WHERE client_code LIKE N'%123'"
+        ))
+        .await
+        .expect("DELETE 0.1 %");
 
-    let incremental = phase("incremental (1 %)", &sync()).await;
+    let incremental = phase("incremental (1 % changed, 0.1 % deleted)", &sync()).await;
     assert_eq!(incremental.rows(), changed, "exactly the changed rows");
+    assert_eq!(incremental.deleted(), deleted, "exactly the deleted rows");
+
+    // Nothing changed: what every run costs anyway (the deletes pass reads every key).
+    let idle = phase("unchanged", &sync()).await;
+    assert_eq!((idle.rows(), idle.deleted()), (0, 0));
 
     let Database::Postgres(pg) = &target else {
         unreachable!()
     };
     let check = pg
         .query_raw(
-            "SELECT count(*)::bigint AS n, count(*) FILTER (WHERE client_name LIKE '%(updated)')::bigint AS u FROM legacy_clients",
+            "SELECT count(*)::bigint AS n, count(*) FILTER (WHERE client_name LIKE '%(updated)')::bigint AS u, \
+                    count(*) FILTER (WHERE deleted_at IS NOT NULL)::bigint AS d FROM legacy_clients",
         )
         .await
         .expect("count the copy");
     let n: i64 = check[0].get("n").unwrap();
     let u: i64 = check[0].get("u").unwrap();
+    let d: i64 = check[0].get("d").unwrap();
     assert_eq!(
-        (n as u64, u as u64),
-        (rows, changed),
+        (n as u64, u as u64, d as u64),
+        (rows, changed, deleted),
         "the copy matches the source"
     );
-    println!("copy checked: {n} rows, {u} updated");
+    println!("copy checked: {n} rows, {u} updated, {d} marked deleted");
     println!(
         "cpu, peak RSS: this process (the bench and the sync's reader and writer; not the servers); \
          peak RSS is VmHWM, reset before each phase; machine: the CPU time of every process on \

@@ -36,6 +36,10 @@ pub enum LegacyError {
     /// A stored value cannot be read as the model's type (schema drift, a corrupt row).
     #[error("legacy data cannot be decoded")]
     Decode(#[source] erp_core::Error),
+    /// The record changed since the version the caller named (`If-Match`): 412
+    /// `PRECONDITION_FAILED`; read it again and retry.
+    #[error("{0} was changed by someone else")]
+    PreconditionFailed(&'static str),
     /// The database does not have the tables and columns the mapping names.
     #[error("legacy schema mismatch: {}", .problems.join("; "))]
     SchemaMismatch {

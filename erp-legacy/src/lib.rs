@@ -21,8 +21,12 @@ pub mod mssql;
 mod repo;
 pub mod sync;
 pub mod tsql;
+mod writes;
 
 pub use error::{LegacyError, Result};
-pub use mapping::{ClearanceTable, ClientTable, LegacyMapping, ShipmentTable};
+pub use mapping::{
+    ClearanceTable, ClientTable, DeletePolicies, LegacyMapping, OnDelete, ShipmentTable,
+};
 pub use model::{ClearanceRecord, ClearanceStatus, Client, NewShipment, Page, Paged, Shipment};
 pub use repo::{LegacyRepository, SqlLegacyRepository};
+pub use writes::{ClearanceChange, MAX_STAMP_LEN, RowVersion};

@@ -28,7 +28,8 @@ use serde::Deserialize;
 use crate::{LegacyError, Result};
 
 macro_rules! table_mapping {
-    ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }
+     $(optional { $($(#[$odoc:meta])* $opt:ident),+ $(,)? })?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
         #[serde(default, deny_unknown_fields)]
@@ -39,6 +40,10 @@ macro_rules! table_mapping {
                 #[doc = concat!("Column of `", stringify!($field), "`.")]
                 pub $field: String,
             )+
+            $($(
+                $(#[$odoc])*
+                pub $opt: Option<String>,
+            )+)?
         }
 
         impl Default for $name {
@@ -46,14 +51,18 @@ macro_rules! table_mapping {
                 Self {
                     table: $table.into(),
                     $($field: $col.into(),)+
+                    $($($opt: None,)+)?
                 }
             }
         }
 
         impl $name {
-            /// Every mapped column, in declaration order.
+            /// Every mapped column, in declaration order (the optional ones named).
             pub fn columns(&self) -> Vec<&str> {
-                vec![$(self.$field.as_str()),+]
+                #[allow(unused_mut)]
+                let mut columns = vec![$(self.$field.as_str()),+];
+                $($(columns.extend(self.$opt.as_deref());)+)?
+                columns
             }
         }
     };
@@ -92,6 +101,11 @@ table_mapping!(
         notes: "notes",
         updated_at: "updated_at",
     }
+    optional {
+        /// Column stamped with the acting principal on every ERP write; none: not
+        /// stamped (the legacy schema has no such column).
+        updated_by,
+    }
 );
 
 table_mapping!(
@@ -109,6 +123,12 @@ table_mapping!(
         status: "status",
         updated_at: "updated_at",
     }
+    optional {
+        /// Column stamped with the principal that booked the shipment; none: not stamped.
+        created_by,
+        /// Column stamped with the principal of the last ERP write; none: not stamped.
+        updated_by,
+    }
 );
 
 /// The whole mapping.
@@ -123,6 +143,41 @@ pub struct LegacyMapping {
     pub clearance: ClearanceTable,
     /// Shipments.
     pub shipments: ShipmentTable,
+    /// What the sync does with a copied row whose legacy row was deleted.
+    pub deletes: DeletePolicies,
+}
+
+/// What the sync does with a row of the ERP copy whose legacy row is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Keep the row and set its `deleted_at` (the default): reports and foreign keys
+    /// in the ERP keep working, and a row that comes back is simply un-marked.
+    #[default]
+    Mark,
+    /// Delete the row from the copy.
+    Remove,
+}
+
+/// [`OnDelete`] per table, in the mapping file's `[deletes]` section:
+///
+/// ```
+/// use erp_legacy::{LegacyMapping, OnDelete};
+///
+/// let mapping = LegacyMapping::from_toml_str("[deletes]\nshipments = \"remove\"")?;
+/// assert_eq!(mapping.deletes.shipments, OnDelete::Remove);
+/// assert_eq!(mapping.deletes.clients, OnDelete::Mark, "the default");
+/// # Ok::<(), erp_legacy::LegacyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeletePolicies {
+    /// Clients.
+    pub clients: OnDelete,
+    /// Clearance records.
+    pub clearance: OnDelete,
+    /// Shipments.
+    pub shipments: OnDelete,
 }
 
 impl LegacyMapping {
@@ -204,5 +259,16 @@ mod tests {
             LegacyMapping::from_toml_str("").unwrap(),
             LegacyMapping::default()
         );
+        assert!(LegacyMapping::from_toml_str("[deletes]\nclients = \"purge\"").is_err());
+        let stamped =
+            LegacyMapping::from_toml_str("[shipments]\ncreated_by = \"booked_by\"").unwrap();
+        assert_eq!(stamped.shipments.created_by.as_deref(), Some("booked_by"));
+        assert!(
+            stamped.shipments.columns().contains(&"booked_by"),
+            "checked at start"
+        );
+        assert_eq!(stamped.clearance.updated_by, None);
+        assert!(LegacyMapping::from_toml_str("[shipments]\ncreated_by = \" \"").is_err());
+        assert!(LegacyMapping::from_toml_str("[deletes]\nclient = \"remove\"").is_err());
     }
 }

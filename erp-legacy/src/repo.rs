@@ -17,6 +17,7 @@ use sea_query::{
 use crate::{
     ClearanceRecord, ClearanceStatus, Client, LegacyError, LegacyMapping, NewShipment, Page, Paged,
     Result, Shipment,
+    writes::{ClearanceChange, RowVersion, check_stamp},
 };
 
 /// What the ERP reads from and writes to the legacy database.
@@ -41,6 +42,19 @@ pub trait LegacyRepository: Send + Sync {
     ) -> Result<ClearanceRecord>;
     /// Books a shipment for an existing client; returns it with its new id.
     async fn insert_shipment(&self, shipment: NewShipment) -> Result<Shipment>;
+    /// Applies `change` to a clearance record if it is still at `expected` (none: at
+    /// whatever version), stamped with the acting principal `by` where the mapping
+    /// names `updated_by`; [`LegacyError::PreconditionFailed`] when it changed since.
+    async fn change_clearance(
+        &self,
+        id: i64,
+        change: &ClearanceChange,
+        expected: Option<RowVersion>,
+        by: &str,
+    ) -> Result<ClearanceRecord>;
+    /// [`LegacyRepository::insert_shipment`] stamped with the acting principal `by`
+    /// where the mapping names `created_by` / `updated_by`.
+    async fn book_shipment(&self, shipment: NewShipment, by: &str) -> Result<Shipment>;
 }
 
 fn check_key(field: &'static str, value: &str, max: usize) -> Result<String> {
@@ -54,7 +68,7 @@ fn check_key(field: &'static str, value: &str, max: usize) -> Result<String> {
     Ok(v.to_owned())
 }
 
-fn check_id(id: i64) -> Result<i64> {
+pub(crate) fn check_id(id: i64) -> Result<i64> {
     if id > 0 {
         Ok(id)
     } else {
@@ -95,7 +109,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         &self.mapping
     }
 
-    fn table(&self, name: &str) -> TableRef {
+    pub(crate) fn table(&self, name: &str) -> TableRef {
         match &self.mapping.schema {
             Some(schema) => (a(schema), a(name)).into_table_ref(),
             None => a(name).into_table_ref(),
@@ -187,6 +201,11 @@ impl<E: Executor> SqlLegacyRepository<E> {
             .transpose()?
             .unwrap_or(0);
         Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    /// Rows of the mapped table `table`.
+    pub(crate) async fn count_all(&self, table: &str) -> Result<u64> {
+        self.count(table, Cond::all()).await
     }
 
     /// Clients changed after `(updated_at, code)`, in that order: one sync batch.
@@ -290,7 +309,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     /// legacy database stores naive UTC (as the decoder reads it), so the watermark goes
     /// as a naive UTC `datetime2`, which also compares correctly with a
     /// `DATETIMEOFFSET` column. PostgreSQL and SQLite compare the instant as it is.
-    fn watermark(&self, at: DateTime<Utc>) -> sea_query::Value {
+    pub(crate) fn watermark(&self, at: DateTime<Utc>) -> sea_query::Value {
         match self.exec.backend() {
             Backend::Mssql => at.naive_utc().into(),
             _ => at.into(),
@@ -506,30 +525,35 @@ impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
         status: ClearanceStatus,
         notes: Option<&str>,
     ) -> Result<ClearanceRecord> {
-        let id = check_id(id)?;
-        if notes.is_some_and(|n| n.chars().count() > 2000) {
-            return Err(LegacyError::InvalidInput {
-                field: "notes",
-                message: "longer than 2000 characters".into(),
-            });
-        }
-        let c = &self.mapping.clearance;
-        let q = Query::update()
-            .table(self.table(&c.table))
-            .value(a(&c.status), status.as_str())
-            .value(a(&c.notes), notes.map(str::to_owned))
-            .value(a(&c.updated_at), erp_core::time::now())
-            .and_where(Expr::col(a(&c.id)).eq(id))
-            .to_owned();
-        if self.exec.execute(Scope::Global, &q.into()).await? == 0 {
-            return Err(LegacyError::NotFound("clearance record"));
-        }
-        self.clearance(id)
-            .await?
-            .ok_or(LegacyError::NotFound("clearance record"))
+        let change = ClearanceChange {
+            status: Some(status),
+            notes: Some(notes.map(str::to_owned)),
+        };
+        self.write_clearance(id, &change, None, None).await
+    }
+
+    async fn change_clearance(
+        &self,
+        id: i64,
+        change: &ClearanceChange,
+        expected: Option<RowVersion>,
+        by: &str,
+    ) -> Result<ClearanceRecord> {
+        self.write_clearance(id, change, expected, Some(by)).await
     }
 
     async fn insert_shipment(&self, new: NewShipment) -> Result<Shipment> {
+        self.write_shipment(new, None).await
+    }
+
+    async fn book_shipment(&self, new: NewShipment, by: &str) -> Result<Shipment> {
+        self.write_shipment(new, Some(by)).await
+    }
+}
+
+impl<E: Executor> SqlLegacyRepository<E> {
+    async fn write_shipment(&self, new: NewShipment, by: Option<&str>) -> Result<Shipment> {
+        let by = by.map(check_stamp).transpose()?;
         let s = &self.mapping.shipments;
         let bl = check_key("bl_no", &new.bl_no, 40)?;
         let client = check_key("client_code", &new.client_code, 40)?;
@@ -552,30 +576,38 @@ impl<E: Executor> LegacyRepository for SqlLegacyRepository<E> {
         if self.client(&client).await?.is_none() {
             return Err(LegacyError::NotFound("client"));
         }
+        let mut columns = vec![
+            a(&s.bl_no),
+            a(&s.client_code),
+            a(&s.container_no),
+            a(&s.origin),
+            a(&s.destination),
+            a(&s.etd),
+            a(&s.eta),
+            a(&s.status),
+            a(&s.updated_at),
+        ];
+        let mut values: Vec<sea_query::Expr> = vec![
+            bl.clone().into(),
+            client.into(),
+            container.into(),
+            origin.into(),
+            destination.into(),
+            new.etd.into(),
+            new.eta.into(),
+            status.into(),
+            erp_core::time::now().into(),
+        ];
+        if let Some(by) = by {
+            for column in [&s.created_by, &s.updated_by].into_iter().flatten() {
+                columns.push(a(column));
+                values.push(by.into());
+            }
+        }
         let q = Query::insert()
             .into_table(self.table(&s.table))
-            .columns([
-                a(&s.bl_no),
-                a(&s.client_code),
-                a(&s.container_no),
-                a(&s.origin),
-                a(&s.destination),
-                a(&s.etd),
-                a(&s.eta),
-                a(&s.status),
-                a(&s.updated_at),
-            ])
-            .values([
-                bl.clone().into(),
-                client.into(),
-                container.into(),
-                origin.into(),
-                destination.into(),
-                new.etd.into(),
-                new.eta.into(),
-                status.into(),
-                erp_core::time::now().into(),
-            ])
+            .columns(columns)
+            .values(values)
             .map_err(|e| LegacyError::Internal(e.to_string()))?
             .returning_col(a(&s.id))
             .to_owned();

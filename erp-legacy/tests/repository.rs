@@ -7,8 +7,8 @@ mod common;
 use chrono::NaiveDate;
 use erp_core::sql::Executor;
 use erp_legacy::{
-    ClearanceStatus, LegacyError, LegacyMapping, LegacyRepository, NewShipment, Page,
-    SqlLegacyRepository,
+    ClearanceChange, ClearanceStatus, LegacyError, LegacyMapping, LegacyRepository, NewShipment,
+    Page, RowVersion, SqlLegacyRepository,
 };
 use rust_decimal::Decimal;
 
@@ -219,6 +219,135 @@ async fn writes<E: Executor>(r: SqlLegacyRepository<E>) {
     ));
 }
 
+/// The stamp columns of a record: `(created_by, updated_by)` (`created_by` none for
+/// clearance records, which have no such column).
+async fn stamps<E: Executor>(
+    r: &SqlLegacyRepository<E>,
+    table: &str,
+    key: &str,
+    id: i64,
+    created: bool,
+) -> (Option<String>, Option<String>) {
+    use sea_query::{Alias, Expr, ExprTrait, IntoTableRef, Query};
+    let t = match &r.mapping().schema {
+        Some(schema) => (Alias::new(schema), Alias::new(table)).into_table_ref(),
+        None => Alias::new(table).into_table_ref(),
+    };
+    let mut q = Query::select();
+    q.expr_as(Expr::col(Alias::new("updated_by")), Alias::new("u"));
+    if created {
+        q.expr_as(Expr::col(Alias::new("created_by")), Alias::new("c"));
+    }
+    q.from(t).and_where(Expr::col(Alias::new(key)).eq(id));
+    let rows = r
+        .executor()
+        .fetch_all(erp_core::sql::Scope::Global, &q.into())
+        .await
+        .unwrap();
+    let created = if created {
+        rows[0].get("c").unwrap()
+    } else {
+        None
+    };
+    (created, rows[0].get("u").unwrap())
+}
+
+/// Writes with a version (`If-Match`) and the acting principal stamped where the mapping
+/// names a column for it.
+async fn versioned_stamped_writes<E: Executor + Clone>(r: SqlLegacyRepository<E>) {
+    let mut mapping = r.mapping().clone();
+    mapping.clearance.updated_by = Some("updated_by".into());
+    mapping.shipments.created_by = Some("created_by".into());
+    mapping.shipments.updated_by = Some("updated_by".into());
+    mapping
+        .check(r.executor())
+        .await
+        .expect("the sample schema has the stamp columns");
+    let r = SqlLegacyRepository::new(r.executor().clone(), mapping);
+
+    let before = r.clearance(3).await.unwrap().unwrap();
+    let v1 = RowVersion::of(before.updated_at);
+    let change = ClearanceChange {
+        status: Some(ClearanceStatus::Cleared),
+        notes: None,
+    };
+    let after = r
+        .change_clearance(3, &change, Some(v1), "alice")
+        .await
+        .unwrap();
+    assert_eq!(after.status, ClearanceStatus::Cleared);
+    assert_eq!(after.notes, before.notes, "notes not named, kept");
+    assert_ne!(RowVersion::of(after.updated_at), v1, "a new version");
+    assert_eq!(
+        stamps(&r, "clearance_records", "clearance_id", 3, false).await,
+        (None, Some("alice".into()))
+    );
+
+    // A writer still holding the first version loses, and changes nothing.
+    let stale = ClearanceChange {
+        status: Some(ClearanceStatus::Rejected),
+        notes: Some(None),
+    };
+    assert!(matches!(
+        r.change_clearance(3, &stale, Some(v1), "bob").await,
+        Err(LegacyError::PreconditionFailed(_))
+    ));
+    let now = r.clearance(3).await.unwrap().unwrap();
+    assert_eq!(now, after, "the stale write changed nothing");
+    // With the current version it wins: notes cleared, stamp moved.
+    // The version as a client sends it back: through its entity tag.
+    let v2 = RowVersion::from_etag(&RowVersion::of(now.updated_at).etag()).unwrap();
+    let cleared = r
+        .change_clearance(3, &stale, Some(v2), "svc:nightly-batch")
+        .await
+        .unwrap();
+    assert_eq!(
+        (cleared.status, cleared.notes),
+        (ClearanceStatus::Rejected, None)
+    );
+    assert_eq!(
+        stamps(&r, "clearance_records", "clearance_id", 3, false).await,
+        (None, Some("svc:nightly-batch".into()))
+    );
+    assert!(matches!(
+        r.change_clearance(999, &change, Some(v2), "alice").await,
+        Err(LegacyError::NotFound(_))
+    ));
+    assert!(matches!(
+        r.change_clearance(3, &ClearanceChange::default(), None, "alice")
+            .await,
+        Err(LegacyError::InvalidInput { field: "body", .. })
+    ));
+    assert!(matches!(
+        r.change_clearance(3, &change, None, &"x".repeat(129)).await,
+        Err(LegacyError::InvalidInput {
+            field: "principal",
+            ..
+        })
+    ));
+
+    let booked = r
+        .book_shipment(
+            NewShipment {
+                bl_no: "BL-STAMP-1".into(),
+                client_code: "C001".into(),
+                container_no: None,
+                origin: "Hong Kong".into(),
+                destination: "Busan".into(),
+                etd: None,
+                eta: None,
+                status: None,
+            },
+            "alice",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stamps(&r, "shipments", "shipment_id", booked.id, true).await,
+        (Some("alice".into()), Some("alice".into()))
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $setup:path) => {
         mod $backend {
@@ -239,6 +368,7 @@ macro_rules! conformance {
             case!(search_and_page_clients);
             case!(read_records);
             case!(writes);
+            case!(versioned_stamped_writes);
         }
     };
 }
@@ -292,4 +422,5 @@ mod mssql {
     case!(mssql_search_and_page_clients, search_and_page_clients);
     case!(mssql_read_records, read_records);
     case!(mssql_writes, writes);
+    case!(mssql_versioned_stamped_writes, versioned_stamped_writes);
 }

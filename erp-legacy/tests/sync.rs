@@ -247,10 +247,11 @@ async fn postgres_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
     let (target, _t) = common::postgres_empty().await;
     migrate_target(&target).await.unwrap();
     let repo = || SqlLegacyRepository::new(source.clone(), LegacyMapping::default());
-    // Clients take batch 1; clearance batches are 2..=5: die in the middle of them.
+    // Clients take transaction 1 and their deletes pass 2; clearance batches are
+    // 3..=6: die in the middle of them.
     let killed = Killed {
         inner: target.clone(),
-        fail_at: 3,
+        fail_at: 4,
         batches: AtomicUsize::new(0),
     };
     let err = LegacySync::new(repo(), killed)
@@ -552,10 +553,11 @@ async fn mssql_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
     source.bulk_import().await;
     let (target, _t) = common::postgres_empty().await;
     migrate_target(&target).await.unwrap();
-    // Clients take batches 1..=3 (30 rows); clearance batches are 4..=8: die in them.
+    // Clients take batches 1..=3 (30 rows) and their deletes pass 4..=7 (the last one
+    // empty); clearance batches are 8..=12: die in them.
     let killed = Killed {
         inner: target.clone(),
-        fail_at: 6,
+        fail_at: 10,
         batches: AtomicUsize::new(0),
     };
     let err = LegacySync::new(source.repo(), killed)
@@ -583,4 +585,402 @@ async fn mssql_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
         source.clearance_ids().await,
         "no record lost, none doubled"
     );
+}
+
+/// A legacy database of any backend, for the deletes tests: statements with `{s}.`
+/// standing for the T-SQL test schema (nothing elsewhere).
+enum Legacy<'a> {
+    Db(&'a Database),
+    Mssql(&'a MssqlSource),
+}
+
+impl Legacy<'_> {
+    async fn run(&self, sql: &str) {
+        match self {
+            Legacy::Db(db) => raw(db, &sql.replace("{s}.", "")).await,
+            Legacy::Mssql(m) => m.run(sql).await,
+        }
+    }
+
+    async fn clearance_ids(&self) -> Vec<i64> {
+        match self {
+            Legacy::Db(db) => ids(db, "clearance_records").await,
+            Legacy::Mssql(m) => m.clearance_ids().await,
+        }
+    }
+}
+
+/// The keys of `table`'s rows marked deleted, in order.
+async fn marked(target: &Database, table: &str, key: &str) -> Vec<String> {
+    let q = sea_query::Query::select()
+        .column(sea_query::Alias::new(key))
+        .from(sea_query::Alias::new(table))
+        .and_where(sea_query::ExprTrait::is_not_null(sea_query::Expr::col(
+            sea_query::Alias::new("deleted_at"),
+        )))
+        .order_by(sea_query::Alias::new(key), sea_query::Order::Asc)
+        .to_owned();
+    target
+        .fetch_all(Scope::Global, &q.into())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| match r.get::<i64>(key) {
+            Ok(id) => id.to_string(),
+            Err(_) => r.get::<String>(key).unwrap(),
+        })
+        .collect()
+}
+
+/// The ids of `before` no longer in `now`, as [`marked`] lists them.
+fn gone(before: &[i64], now: &[i64]) -> Vec<String> {
+    let mut ids: Vec<i64> = before
+        .iter()
+        .filter(|i| !now.contains(i))
+        .copied()
+        .collect();
+    ids.sort_unstable();
+    ids.iter().map(i64::to_string).collect()
+}
+
+fn quoted(list: &[&str]) -> String {
+    list.iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A mapping that removes deleted shipments and marks the rest (the default).
+fn removing_shipments(schema: Option<String>) -> LegacyMapping {
+    LegacyMapping {
+        schema,
+        deletes: erp_legacy::DeletePolicies {
+            shipments: erp_legacy::OnDelete::Remove,
+            ..Default::default()
+        },
+        ..LegacyMapping::default()
+    }
+}
+
+/// Rows deleted in the legacy database are marked (clients, clearance) or removed
+/// (shipments, as the mapping says), exactly those; a second run finds nothing more;
+/// a row re-created in the legacy database is live again in the copy.
+async fn deletes_are_reconciled<S: Executor + Clone + 'static>(
+    legacy: Legacy<'_>,
+    repo: SqlLegacyRepository<S>,
+    target: &Database,
+    clearance_gone: &[&str],
+    revive_c005: &str,
+) {
+    migrate_target(target).await.unwrap();
+    let sync = LegacySync::new(repo, target.clone())
+        .unwrap()
+        .with_batch_size(10);
+    let first = sync.run().await.unwrap();
+    assert_eq!(first.deleted(), 0, "nothing deleted yet");
+    let before = ids(target, "legacy_clearance_records").await;
+    let clients = count(target, "legacy_clients").await;
+
+    legacy
+        .run(&format!(
+            "DELETE FROM {{s}}.clearance_records WHERE clearance_no IN ({});
+             DELETE FROM {{s}}.clients WHERE client_code IN ('C004', 'C005');
+             DELETE FROM {{s}}.shipments WHERE bl_no = 'BL-PUS-0003';",
+            quoted(clearance_gone)
+        ))
+        .await;
+    let second = sync.run().await.unwrap();
+    assert_eq!(second.rows(), 0, "deletes copy nothing");
+    let deleted: Vec<u64> = second.tables.iter().map(|t| t.deleted).collect();
+    assert_eq!(deleted, [2, clearance_gone.len() as u64, 1]);
+    let now = legacy.clearance_ids().await;
+    assert_eq!(
+        marked(target, "legacy_clearance_records", "clearance_id").await,
+        gone(&before, &now),
+        "exactly the deleted records are marked"
+    );
+    assert_eq!(
+        ids(target, "legacy_clearance_records").await,
+        before,
+        "marked, not removed"
+    );
+    assert_eq!(
+        marked(target, "legacy_clients", "client_code").await,
+        ["C004", "C005"]
+    );
+    assert_eq!(count(target, "legacy_clients").await, clients);
+    assert_eq!(count(target, "legacy_shipments").await, 2, "removed");
+    assert_eq!(
+        marked(target, "legacy_shipments", "shipment_id").await,
+        Vec::<String>::new()
+    );
+
+    let third = sync.run().await.unwrap();
+    assert_eq!((third.rows(), third.deleted()), (0, 0), "nothing new");
+
+    legacy.run(revive_c005).await;
+    let fourth = sync.run().await.unwrap();
+    assert_eq!((fourth.tables[0].rows, fourth.deleted()), (1, 0));
+    assert_eq!(
+        marked(target, "legacy_clients", "client_code").await,
+        ["C004"]
+    );
+    assert_eq!(
+        count(target, "legacy_sync_reconcile").await,
+        0,
+        "no pass open"
+    );
+}
+
+/// The target dies inside the deletes pass of the clearance records, on the
+/// `fail_at`-th transaction of the run: only the batches before it are marked; the next
+/// run resumes after them and marks the rest, nothing else.
+async fn killed_deletes_pass_resumes<S: Executor + Clone + 'static>(
+    legacy: Legacy<'_>,
+    repo: impl Fn() -> SqlLegacyRepository<S>,
+    target: &Database,
+    clearance_gone: &[&str],
+    fail_at: usize,
+) {
+    migrate_target(target).await.unwrap();
+    let sync = |t| LegacySync::new(repo(), t).unwrap().with_batch_size(10);
+    sync(target.clone()).run().await.unwrap();
+    let before = ids(target, "legacy_clearance_records").await;
+    legacy
+        .run(&format!(
+            "DELETE FROM {{s}}.clearance_records WHERE clearance_no IN ({});",
+            quoted(clearance_gone)
+        ))
+        .await;
+    let now = legacy.clearance_ids().await;
+
+    let killed = Killed {
+        inner: target.clone(),
+        fail_at,
+        batches: AtomicUsize::new(0),
+    };
+    let err = sync_killed(LegacySync::new(repo(), killed).unwrap().with_batch_size(10)).await;
+    assert!(err.contains("unavailable"), "{err}");
+    let early = gone(&before[..20], &now);
+    assert!(!early.is_empty() && early.len() < clearance_gone.len());
+    assert_eq!(
+        marked(target, "legacy_clearance_records", "clearance_id").await,
+        early,
+        "the two committed batches' deletes, nothing more"
+    );
+    assert_eq!(
+        count(target, "legacy_sync_reconcile").await,
+        1,
+        "a pass open"
+    );
+
+    let resumed = sync(target.clone()).run().await.unwrap();
+    assert_eq!(
+        resumed.tables[1].deleted as usize,
+        clearance_gone.len() - early.len(),
+        "resumed after the last committed batch"
+    );
+    assert_eq!(
+        marked(target, "legacy_clearance_records", "clearance_id").await,
+        gone(&before, &now),
+        "every deleted record marked, no other"
+    );
+    assert_eq!(count(target, "legacy_sync_reconcile").await, 0);
+}
+
+async fn sync_killed<S: Executor + Clone + 'static>(sync: LegacySync<S, Killed>) -> String {
+    sync.run().await.unwrap_err().to_string()
+}
+
+const GEN_GONE: &[&str] = &["CL-2026-0002", "GEN-0012", "GEN-0020", "GEN-0033"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_deleted_rows_are_marked_or_removed_and_revived() {
+    let (source, _s) = common::postgres().await;
+    raw(&source, &more_clearance_sql(35, false)).await;
+    let (target, _t) = common::postgres_empty().await;
+    deletes_are_reconciled(
+        Legacy::Db(&source),
+        SqlLegacyRepository::new(source.clone(), removing_shipments(None)),
+        &target,
+        GEN_GONE,
+        "INSERT INTO clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES ('C005', 'O''Brien & Sons', 'EUR', TRUE, '2026-06-01T00:00:00Z')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_deleted_rows_are_marked_or_removed_and_revived() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    deletes_are_reconciled(
+        Legacy::Db(&source),
+        SqlLegacyRepository::new(source.clone(), removing_shipments(None)),
+        &target,
+        GEN_GONE,
+        "INSERT INTO clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES ('C005', 'O''Brien & Sons', 'EUR', 1, '2026-06-01T00:00:00.000000Z')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_deletes_pass_killed_midway_resumes() {
+    let (source, _s) = common::postgres().await;
+    raw(&source, &more_clearance_sql(35, false)).await;
+    let (target, _t) = common::postgres_empty().await;
+    // Clients' pass is transaction 1 (5 keys); clearance's are 2..=5 (39 keys): die at
+    // the third.
+    killed_deletes_pass_resumes(
+        Legacy::Db(&source),
+        || SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+        &target,
+        GEN_GONE,
+        4,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_deletes_pass_killed_midway_resumes() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    killed_deletes_pass_resumes(
+        Legacy::Db(&source),
+        || SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+        &target,
+        GEN_GONE,
+        4,
+    )
+    .await;
+}
+
+const BULK_GONE: &[&str] = &["CL-2026-0002", "BULK-12", "BULK-20", "BULK-33"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_deleted_rows_are_marked_or_removed_and_revived() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    let repo = SqlLegacyRepository::new(
+        source.exec.clone(),
+        removing_shipments(Some(source.schema.clone())),
+    );
+    deletes_are_reconciled(
+        Legacy::Mssql(&source),
+        repo,
+        &target,
+        BULK_GONE,
+        "INSERT INTO {s}.clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES (N'C005', N'O''Brien & Sons', N'EUR', 1, '2026-06-01T00:00:00')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_deletes_pass_killed_midway_resumes() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    // Clients' pass is transactions 1..=4 (30 keys, the last batch empty); clearance's
+    // are 5..=9 (49 keys): die at the third.
+    killed_deletes_pass_resumes(
+        Legacy::Mssql(&source),
+        || source.repo(),
+        &target,
+        BULK_GONE,
+        7,
+    )
+    .await;
+}
+
+/// Progress after each committed batch: rows counting up to the legacy table's count
+/// on a first load, no total on an incremental run.
+async fn progress_is_reported_per_batch<S: Executor + Clone + 'static>(
+    legacy: Legacy<'_>,
+    repo: SqlLegacyRepository<S>,
+    target: &Database,
+    clearance_total: u64,
+    touch_one: &str,
+) {
+    use std::sync::{Arc, Mutex};
+    migrate_target(target).await.unwrap();
+    let seen: Arc<Mutex<Vec<erp_legacy::sync::Progress>>> = Arc::default();
+    let log = seen.clone();
+    let sync = LegacySync::new(repo, target.clone())
+        .unwrap()
+        .with_batch_size(10)
+        .with_progress(move |p| log.lock().unwrap().push(p));
+    let report = sync.run().await.unwrap();
+    let events = std::mem::take(&mut *seen.lock().unwrap());
+    let clearance: Vec<_> = events
+        .iter()
+        .filter(|p| p.table == "legacy_clearance_records")
+        .collect();
+    assert_eq!(clearance.len() as u64, report.tables[1].batches);
+    assert!(clearance.iter().all(|p| p.total == Some(clearance_total)));
+    assert!(clearance.windows(2).all(|w| w[0].rows < w[1].rows));
+    assert_eq!(
+        clearance.last().unwrap().rows,
+        clearance_total,
+        "ends at the total"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .map(|p| p.table)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "every table"
+    );
+
+    legacy.run(touch_one).await;
+    sync.run().await.unwrap();
+    let events = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0].rows, events[0].total),
+        (1, None),
+        "incremental: no total"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_progress_is_reported_per_batch() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    progress_is_reported_per_batch(
+        Legacy::Db(&source),
+        SqlLegacyRepository::new(source.clone(), LegacyMapping::default()),
+        &target,
+        39,
+        "UPDATE clients SET client_name = 'x', updated_at = '2026-06-01T00:00:00.000000Z' WHERE client_code = 'C001'",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_progress_is_reported_per_batch() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    progress_is_reported_per_batch(
+        Legacy::Mssql(&source),
+        source.repo(),
+        &target,
+        49,
+        "UPDATE {s}.clients SET client_name = N'x', updated_at = '2026-06-01T00:00:00' WHERE client_code = N'C001'",
+    )
+    .await;
 }

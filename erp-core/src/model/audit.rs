@@ -29,6 +29,9 @@ pub enum AuthEventKind {
     PasswordUpgrade,
     /// A service (an Entra ID app-only token) was authenticated; recorded once per token.
     ServiceAccess,
+    /// The ERP wrote to the legacy database (a clearance record changed, a shipment
+    /// booked); `detail` names the record.
+    LegacyWrite,
 }
 
 impl AuthEventKind {
@@ -44,6 +47,7 @@ impl AuthEventKind {
             Self::RoleChange => "role_change",
             Self::PasswordUpgrade => "password_upgrade",
             Self::ServiceAccess => "service_access",
+            Self::LegacyWrite => "legacy_write",
         }
     }
 }

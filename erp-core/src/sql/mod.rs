@@ -29,7 +29,7 @@ pub use database::{Database, DatabaseConfig};
 pub use executor::{Executor, Scope};
 pub use migrate::{Migration, MigrationReport};
 #[cfg(feature = "postgres")]
-pub use postgres::{PgConfig, PgExecutor, RevocationListener};
+pub use postgres::{AdvisoryLock, PgConfig, PgExecutor, RevocationListener};
 pub use repo::{
     SqlAuditSink, SqlSessionStore, SqlTenantRepository, SqlTokenRevocations, SqlUserRepository,
 };

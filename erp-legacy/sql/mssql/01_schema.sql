@@ -24,7 +24,8 @@ CREATE TABLE dbo.clearance_records (
     duty_amount      DECIMAL(19,4) NOT NULL,
     status           NVARCHAR(20) NOT NULL,
     notes            NVARCHAR(2000) NULL,
-    updated_at       DATETIME2(6) NOT NULL
+    updated_at       DATETIME2(6) NOT NULL,
+    updated_by       NVARCHAR(128) NULL
 );
 CREATE TABLE dbo.shipments (
     shipment_id      INT IDENTITY(1,1) NOT NULL PRIMARY KEY,
@@ -36,7 +37,9 @@ CREATE TABLE dbo.shipments (
     etd              DATE NULL,
     eta              DATE NULL,
     status           NVARCHAR(20) NOT NULL,
-    updated_at       DATETIME2(6) NOT NULL
+    updated_at       DATETIME2(6) NOT NULL,
+    created_by       NVARCHAR(128) NULL,
+    updated_by       NVARCHAR(128) NULL
 );
 CREATE INDEX clearance_records_updated_idx ON dbo.clearance_records (updated_at, clearance_id);
 CREATE INDEX shipments_updated_idx ON dbo.shipments (updated_at, shipment_id);

@@ -22,7 +22,8 @@ CREATE TABLE clearance_records (
     duty_amount      TEXT NOT NULL,
     status           TEXT NOT NULL,
     notes            TEXT,
-    updated_at       TEXT NOT NULL
+    updated_at       TEXT NOT NULL,
+    updated_by       TEXT
 );
 CREATE TABLE shipments (
     shipment_id      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,5 +35,7 @@ CREATE TABLE shipments (
     etd              TEXT,
     eta              TEXT,
     status           TEXT NOT NULL,
-    updated_at       TEXT NOT NULL
+    updated_at       TEXT NOT NULL,
+    created_by       TEXT,
+    updated_by       TEXT
 );

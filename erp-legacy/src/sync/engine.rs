@@ -8,6 +8,7 @@ use erp_core::sql::Executor;
 use super::{
     TableReport,
     checkpoint::{self, Checkpoint},
+    progress::{OnProgress, Progress},
     spec::{Record, TableSpec},
     writer::Batch,
 };
@@ -24,6 +25,7 @@ pub(super) async fn copy_table<R, F, Fut, const N: usize>(
     target: &impl Executor,
     spec: &TableSpec<R, N>,
     batch_size: u64,
+    progress: Option<(&OnProgress, Option<u64>)>,
     fetch: F,
 ) -> Result<TableReport>
 where
@@ -35,6 +37,7 @@ where
         table: spec.table,
         rows: 0,
         batches: 0,
+        deleted: 0,
     };
     let start = checkpoint::load(target, spec.table).await?;
     let mut page = fetch(start).await?;
@@ -47,6 +50,14 @@ where
         batch.commit(target).await?;
         report.rows += batch.read();
         report.batches += 1;
+        if let Some((on, total)) = progress {
+            (on.0)(Progress {
+                table: spec.table,
+                rows: report.rows,
+                batches: report.batches,
+                total,
+            });
+        }
         // Gone before the next page arrives: two pages at most, never three.
         drop(batch);
         match next {

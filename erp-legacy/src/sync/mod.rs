@@ -13,9 +13,17 @@
 //!
 //! The watermark is the mapped `updated_at` column; a legacy schema with a `rowversion`
 //! instead maps it there (it orders the same way).
+//!
+//! Deletes leave nothing for the watermark to find: after each table's copy, a
+//! reconciliation pass ([`reconcile`]) walks the copy's keys in order, a bounded batch
+//! at a time, looks them up in the legacy table, and marks the rows whose legacy row is
+//! gone (`deleted_at`) or removes them, per table as the mapping's `[deletes]` says
+//! ([`crate::OnDelete`]). Its cursor commits with each batch, so a killed pass resumes.
 
 mod checkpoint;
 mod engine;
+mod progress;
+mod reconcile;
 mod report;
 mod spec;
 mod writer;
@@ -27,27 +35,46 @@ use erp_core::{
     sql::{Database, Executor, Migration, MigrationReport},
 };
 
-pub use self::report::{SyncReport, TableReport};
 use self::{
     checkpoint::Checkpoint,
+    progress::OnProgress,
+    reconcile::{CopiedTable, KeyKind},
     spec::{CLEARANCE, CLIENTS, SHIPMENTS},
+};
+pub use self::{
+    progress::Progress,
+    report::{SyncReport, TableReport},
 };
 use crate::{LegacyError, Result, SqlLegacyRepository};
 
 /// Bookkeeping table of this crate's migrations in the ERP database.
 pub const MIGRATIONS_TABLE: &str = "erp_legacy_migrations";
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "legacy_sync",
-    sql: include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "legacy_sync",
+        sql: include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "legacy_sync_deletes",
+        sql: include_str!("../../migrations/postgres/V2__legacy_sync_deletes.sql"),
+    },
+];
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "legacy_sync",
-    sql: include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "legacy_sync",
+        sql: include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "legacy_sync_deletes",
+        sql: include_str!("../../migrations/sqlite/V2__legacy_sync_deletes.sql"),
+    },
+];
 
 /// Creates (or updates) the sync's tables in the ERP database.
 pub async fn migrate_target(db: &Database) -> Result<MigrationReport> {
@@ -66,6 +93,7 @@ pub struct LegacySync<S, T> {
     source: SqlLegacyRepository<S>,
     target: T,
     batch_size: u64,
+    progress: Option<OnProgress>,
 }
 
 impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
@@ -81,16 +109,50 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source,
             target,
             batch_size: DEFAULT_BATCH_SIZE,
+            progress: None,
         })
     }
 
-    /// Rows per batch (1..=[`MAX_BATCH_SIZE`]).
+    /// Rows per batch (1..=[`MAX_BATCH_SIZE`]); the deletes pass looks up at most 2000
+    /// keys per statement whatever this says (SQL Server's parameter limit).
     pub fn with_batch_size(mut self, size: u64) -> Self {
         self.batch_size = size.clamp(1, MAX_BATCH_SIZE);
         self
     }
 
-    /// Runs every table to the end of what the source has now.
+    /// Calls `on` after each committed batch of the copy passes (not the deletes pass),
+    /// with the legacy table's row count as the total of a first load.
+    pub fn with_progress(mut self, on: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(OnProgress(std::sync::Arc::new(on)));
+        self
+    }
+
+    /// With a progress callback: the callback, and the total to show against it (the
+    /// legacy table's row count when the copy has never been synced).
+    async fn progress_of(
+        &self,
+        copy: &str,
+        source_table: &str,
+    ) -> Result<Option<(&OnProgress, Option<u64>)>> {
+        let Some(on) = &self.progress else {
+            return Ok(None);
+        };
+        let total = match checkpoint::load(&self.target, copy).await? {
+            Some(_) => None,
+            None => Some(self.source.count_all(source_table).await?),
+        };
+        Ok(Some((on, total)))
+    }
+
+    /// Marks or removes the rows of one copy whose legacy row is gone.
+    async fn deletes(&self, report: &mut TableReport, copy: CopiedTable<'_>) -> Result<()> {
+        report.deleted =
+            reconcile::reconcile(&self.source, &self.target, copy, self.batch_size).await?;
+        Ok(())
+    }
+
+    /// Runs every table to the end of what the source has now, then reconciles its
+    /// keys for deletes.
     pub async fn run(&self) -> Result<SyncReport> {
         let started = Instant::now();
         let tables = vec![
@@ -112,40 +174,83 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
 
     async fn sync_clients(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &CLIENTS, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .clients_changed(Checkpoint::text_key(after), limit)
-                    .await
-            }
-        })
-        .await
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: CLIENTS.table,
+            key: CLIENTS.key,
+            kind: KeyKind::Text,
+            source_table: &m.clients.table,
+            source_key: &m.clients.code,
+            policy: m.deletes.clients,
+        };
+        let progress = self.progress_of(CLIENTS.table, &m.clients.table).await?;
+        let mut report =
+            engine::copy_table(&self.target, &CLIENTS, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .clients_changed(Checkpoint::text_key(after), limit)
+                        .await
+                }
+            })
+            .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 
     async fn sync_clearance(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &CLEARANCE, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .clearance_changed(Checkpoint::int_key(after)?, limit)
-                    .await
-            }
-        })
-        .await
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: CLEARANCE.table,
+            key: CLEARANCE.key,
+            kind: KeyKind::Int,
+            source_table: &m.clearance.table,
+            source_key: &m.clearance.id,
+            policy: m.deletes.clearance,
+        };
+        let progress = self
+            .progress_of(CLEARANCE.table, &m.clearance.table)
+            .await?;
+        let mut report =
+            engine::copy_table(&self.target, &CLEARANCE, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .clearance_changed(Checkpoint::int_key(after)?, limit)
+                        .await
+                }
+            })
+            .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 
     async fn sync_shipments(&self) -> Result<TableReport> {
         let (source, limit) = (self.source.clone(), self.batch_size);
-        engine::copy_table(&self.target, &SHIPMENTS, limit, move |after| {
-            let source = source.clone();
-            async move {
-                source
-                    .shipments_changed(Checkpoint::int_key(after)?, limit)
-                    .await
-            }
-        })
-        .await
+        let m = self.source.mapping();
+        let copy = CopiedTable {
+            table: SHIPMENTS.table,
+            key: SHIPMENTS.key,
+            kind: KeyKind::Int,
+            source_table: &m.shipments.table,
+            source_key: &m.shipments.id,
+            policy: m.deletes.shipments,
+        };
+        let progress = self
+            .progress_of(SHIPMENTS.table, &m.shipments.table)
+            .await?;
+        let mut report =
+            engine::copy_table(&self.target, &SHIPMENTS, limit, progress, move |after| {
+                let source = source.clone();
+                async move {
+                    source
+                        .shipments_changed(Checkpoint::int_key(after)?, limit)
+                        .await
+                }
+            })
+            .await?;
+        self.deletes(&mut report, copy).await?;
+        Ok(report)
     }
 }

@@ -13,6 +13,8 @@ pub struct TableReport {
     pub rows: u64,
     /// Batches committed.
     pub batches: u64,
+    /// Rows of the copy whose legacy row was gone, marked or removed by this run.
+    pub deleted: u64,
 }
 
 /// What a sync run did.
@@ -38,5 +40,10 @@ impl SyncReport {
     /// Rows copied in all.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    /// Rows marked deleted or removed in all.
+    pub fn deleted(&self) -> u64 {
+        self.tables.iter().map(|t| t.deleted).sum()
     }
 }

@@ -11,6 +11,11 @@ use crate::{ClearanceRecord, Client, Shipment};
 /// The column every copy has besides its record's: when the row was copied.
 pub(super) const SYNCED_AT: &str = "synced_at";
 
+/// When the reconciliation pass found the legacy row gone; written `NULL` with every
+/// copy of a row, so a row deleted and then re-created in the legacy database is live
+/// again in the ERP copy.
+pub(super) const DELETED_AT: &str = "deleted_at";
+
 /// A legacy record as the sync reads it: where it stands in `(updated_at, key)` order.
 pub(super) trait Record: Send + Sync {
     /// The watermark.
@@ -37,7 +42,7 @@ impl Key<'_> {
 }
 
 /// The ERP copy of a legacy table: its name, its key column, and its `N` columns
-/// besides [`SYNCED_AT`] with the values a record gives them, both made by
+/// besides [`SYNCED_AT`] and [`DELETED_AT`] with the values a record gives them, both made by
 /// `table_spec!` from one list.
 pub(super) struct TableSpec<R: 'static, const N: usize> {
     pub(super) table: &'static str,
@@ -51,17 +56,14 @@ pub(super) struct TableSpec<R: 'static, const N: usize> {
 impl<R, const N: usize> TableSpec<R, N> {
     /// Every column of the copy, in the order [`TableSpec::row`] gives the values.
     pub(super) fn column_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.columns
-            .iter()
-            .copied()
-            .chain(std::iter::once(SYNCED_AT))
+        self.columns.iter().copied().chain([SYNCED_AT, DELETED_AT])
     }
 
     /// The values of `record`'s row in the copy.
     pub(super) fn row(&self, record: R, synced_at: DateTime<Utc>) -> impl Iterator<Item = Value> {
         (self.values)(record)
             .into_iter()
-            .chain(std::iter::once(synced_at.into()))
+            .chain([synced_at.into(), Value::ChronoDateTimeUtc(None)])
     }
 }
 
@@ -151,11 +153,11 @@ impl Record for Shipment {
 mod tests {
     use super::*;
 
-    fn check<R, const N: usize>(spec: &TableSpec<R, N>, migration: &str) {
+    fn check<R, const N: usize>(spec: &TableSpec<R, N>, migration: &str, deletes: &str) {
         assert_eq!(
-            spec.columns.len() + 1,
+            spec.columns.len() + 2,
             spec.column_names().count(),
-            "{}: synced_at added",
+            "{}: synced_at and deleted_at added",
             spec.table
         );
         let names: Vec<_> = spec.column_names().collect();
@@ -169,11 +171,15 @@ mod tests {
             .unwrap_or_else(|| panic!("{} in the migration", spec.table));
         let body = &migration[start..];
         let body = &body[..body.find(");").unwrap()];
-        let declared: Vec<&str> = body
+        let mut declared: Vec<&str> = body
             .lines()
             .skip(1)
             .filter_map(|l| l.split_whitespace().next())
             .collect();
+        let added = format!("ALTER TABLE {} ADD COLUMN deleted_at ", spec.table);
+        if deletes.contains(&added) {
+            declared.push("deleted_at");
+        }
         assert_eq!(
             names, declared,
             "{}: the copy's columns, in order",
@@ -183,13 +189,19 @@ mod tests {
 
     #[test]
     fn specs_match_the_migrations_of_both_targets() {
-        for migration in [
-            include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
-            include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
+        for (migration, deletes) in [
+            (
+                include_str!("../../migrations/postgres/V1__legacy_sync.sql"),
+                include_str!("../../migrations/postgres/V2__legacy_sync_deletes.sql"),
+            ),
+            (
+                include_str!("../../migrations/sqlite/V1__legacy_sync.sql"),
+                include_str!("../../migrations/sqlite/V2__legacy_sync_deletes.sql"),
+            ),
         ] {
-            check(&CLIENTS, migration);
-            check(&CLEARANCE, migration);
-            check(&SHIPMENTS, migration);
+            check(&CLIENTS, migration, deletes);
+            check(&CLEARANCE, migration, deletes);
+            check(&SHIPMENTS, migration, deletes);
         }
     }
 

@@ -194,7 +194,31 @@ pub enum LegacyCommand {
     /// Check the legacy database against the mapping.
     CheckSchema,
     /// Copy the legacy data into the ERP database.
-    Sync,
+    Sync {
+        /// Show a progress bar per table on stderr (against the legacy table's row
+        /// count on a first load; rows so far on later runs).
+        #[arg(long)]
+        watch: bool,
+    },
+}
+
+/// One progress line, redrawn in place: `legacy_clients [#####-----]  50 %  500/1000 rows`.
+fn progress_line(p: &erp_legacy::sync::Progress) -> String {
+    const WIDTH: u64 = 30;
+    match p.total {
+        Some(total) if total > 0 => {
+            let done = p.rows.min(total);
+            let filled = (done * WIDTH / total) as usize;
+            format!(
+                "{} [{}{}] {:>3} %  {done}/{total} rows",
+                p.table,
+                "#".repeat(filled),
+                "-".repeat(WIDTH as usize - filled),
+                done * 100 / total
+            )
+        }
+        _ => format!("{} {} rows in {} batches", p.table, p.rows, p.batches),
+    }
 }
 
 fn out(line: impl std::fmt::Display) {
@@ -376,12 +400,28 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     "the {} legacy database matches the mapping",
                     legacy.backend()
                 )),
-                LegacyCommand::Sync => {
-                    let report = legacy.sync(database(&config).await?).await?;
+                LegacyCommand::Sync { watch } => {
+                    let target = database(&config).await?;
+                    let report = if watch {
+                        let report = legacy
+                            .sync_watching(target, |p| {
+                                let mut err = std::io::stderr().lock();
+                                let _ = write!(err, "\r{}\x1b[K", progress_line(&p));
+                                if p.total.is_some_and(|t| p.rows >= t) {
+                                    let _ = writeln!(err);
+                                }
+                                let _ = err.flush();
+                            })
+                            .await;
+                        let _ = writeln!(std::io::stderr());
+                        report?
+                    } else {
+                        legacy.sync(target).await?
+                    };
                     for t in &report.tables {
                         out(format!(
-                            "{}: {} rows in {} batches",
-                            t.table, t.rows, t.batches
+                            "{}: {} rows in {} batches, {} gone from the legacy database",
+                            t.table, t.rows, t.batches, t.deleted
                         ));
                     }
                     out(format!(

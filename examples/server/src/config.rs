@@ -186,6 +186,9 @@ pub struct ServerConfig {
     pub legacy_mapping: LegacyMapping,
     /// `LEGACY_SCHEMA_CHECK` (default strict).
     pub legacy_schema_check: SchemaCheck,
+    /// `LEGACY_SYNC_INTERVAL`: the legacy sync runs inside the server this often (one
+    /// instance of a cluster at a time); unset or `off`: only when asked.
+    pub legacy_sync_interval: Option<Duration>,
     /// `ALLOWED_ORIGINS` (CORS), comma-separated.
     pub allowed_origins: Vec<String>,
     /// The sample legacy database (SQLite) used without `MSSQL_SERVER`, in development.
@@ -205,6 +208,21 @@ impl std::fmt::Debug for ServerConfig {
             .field("mssql", &self.mssql)
             .field("legacy_schema_check", &self.legacy_schema_check)
             .finish_non_exhaustive()
+    }
+}
+
+/// `LEGACY_SYNC_INTERVAL`: a duration of at least a second, or `off`.
+fn legacy_sync_interval(value: Option<String>) -> Result<Option<Duration>> {
+    const VAR: &str = "LEGACY_SYNC_INTERVAL";
+    match value.as_deref().map(str::trim) {
+        None | Some("off") => Ok(None),
+        Some(v) => {
+            let every = parse_duration(VAR, v)?;
+            if every < Duration::from_secs(1) {
+                return Err(Error::config(VAR, "at least 1s (or off)"));
+            }
+            Ok(Some(every))
+        }
     }
 }
 
@@ -418,6 +436,7 @@ impl ServerConfig {
                 ));
             }
         };
+        let legacy_sync_interval = legacy_sync_interval(get("LEGACY_SYNC_INTERVAL"))?;
         Ok(Self {
             bind,
             environment,
@@ -435,6 +454,7 @@ impl ServerConfig {
             mssql,
             legacy_mapping,
             legacy_schema_check,
+            legacy_sync_interval,
             allowed_origins: get("ALLOWED_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -673,6 +693,18 @@ mod tests {
             let err = load(&pairs).unwrap_err().to_string();
             assert!(err.contains("MSSQL_CONNECT_TIMEOUT"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn legacy_sync_intervals() {
+        assert_eq!(legacy_sync_interval(None).unwrap(), None);
+        assert_eq!(legacy_sync_interval(Some("off".into())).unwrap(), None);
+        assert_eq!(
+            legacy_sync_interval(Some("5m".into())).unwrap(),
+            Some(Duration::from_secs(300))
+        );
+        assert!(legacy_sync_interval(Some("250ms".into())).is_err());
+        assert!(legacy_sync_interval(Some("often".into())).is_err());
     }
 
     #[test]

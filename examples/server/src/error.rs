@@ -27,10 +27,16 @@ pub enum ApiError {
     Store(erp_core::Error),
     /// A request that breaks a rule (400).
     Validation(&'static str),
+    /// The request collides with work in progress or an existing record (409).
+    Conflict(&'static str),
     /// Not found (404).
     NotFound(&'static str),
     /// The principal may not do this (403).
     Forbidden,
+    /// A well-formed body whose values break a rule or do not fit the schema (422).
+    Unprocessable(&'static str),
+    /// A write that must name the version it changes sent no `If-Match` (428).
+    PreconditionRequired,
 }
 
 impl From<AuthError> for ApiError {
@@ -60,6 +66,8 @@ enum Kind {
     NotFound,
     /// Pick another value or reload.
     Conflict,
+    /// Read the record again and retry with its new version.
+    PreconditionFailed,
     /// Retry later.
     Unavailable,
     /// Nothing: a bug or a broken database.
@@ -72,6 +80,7 @@ impl Kind {
             Kind::InvalidInput => StatusCode::BAD_REQUEST,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
+            Kind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,6 +92,7 @@ impl Kind {
             Kind::InvalidInput => "VALIDATION_FAILED",
             Kind::NotFound => "NOT_FOUND",
             Kind::Conflict => "CONFLICT",
+            Kind::PreconditionFailed => "PRECONDITION_FAILED",
             Kind::Unavailable => unavailable,
             Kind::Internal => "INTERNAL",
         }
@@ -116,6 +126,12 @@ fn legacy_kind(e: &LegacyError) -> (Kind, Cow<'static, str>) {
             return (
                 Kind::Conflict,
                 format!("the {what} is already in use").into(),
+            );
+        }
+        LegacyError::PreconditionFailed(what) => {
+            return (
+                Kind::PreconditionFailed,
+                format!("{what} changed since the version in If-Match: read it again").into(),
             );
         }
         // The field name is ours; the message may hold the value.
@@ -168,7 +184,17 @@ impl IntoResponse for ApiError {
             }
             Self::Validation(what) => Kind::InvalidInput.respond("", what),
             Self::NotFound(what) => Kind::NotFound.respond("", what),
+            Self::Conflict(what) => Kind::Conflict.respond("", what),
             Self::Forbidden => problem_response(&AuthError::Forbidden).into_response(),
+            Self::Unprocessable(what) => {
+                problem(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", what).into_response()
+            }
+            Self::PreconditionRequired => problem(
+                StatusCode::PRECONDITION_REQUIRED,
+                "PRECONDITION_REQUIRED",
+                "send If-Match with the ETag of the record as read (or * to overwrite)",
+            )
+            .into_response(),
         }
     }
 }
@@ -314,6 +340,18 @@ mod tests {
                 || ApiError::Auth(erp_core::Error::config("X", QUOTED).into()),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
+            ),
+            (
+                "/legacy/stale",
+                || ApiError::Legacy(LegacyError::PreconditionFailed("the clearance record")),
+                StatusCode::PRECONDITION_FAILED,
+                "PRECONDITION_FAILED",
+            ),
+            (
+                "/busy",
+                || ApiError::Conflict("a legacy sync is running already"),
+                StatusCode::CONFLICT,
+                "CONFLICT",
             ),
             (
                 "/validation",

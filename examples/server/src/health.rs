@@ -127,6 +127,18 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
         degraded |= !ok;
         checks["legacy"] = check;
     }
+    if let Some(runner) = &app.legacy_sync {
+        let sync = runner.status();
+        // A failed last run degrades: the copies are getting stale.
+        let failed = sync
+            .last_run
+            .as_ref()
+            .is_some_and(|r| r.outcome == crate::legacy_sync::Outcome::Failed);
+        degraded |= failed;
+        let mut check = json!(sync);
+        check["status"] = json!(if failed { "down" } else { "ok" });
+        checks["legacy_sync"] = check;
+    }
     if let Some(azure) = app.authenticator.azure() {
         let serving = azure.jwks().is_serving();
         degraded |= !serving;

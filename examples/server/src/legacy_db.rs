@@ -91,6 +91,28 @@ impl LegacySource {
         }
     }
 
+    /// [`LegacySource::sync`], calling `on` after each committed batch.
+    pub async fn sync_watching(
+        &self,
+        target: Database,
+        on: impl Fn(erp_legacy::sync::Progress) + Send + Sync + 'static,
+    ) -> erp_legacy::Result<SyncReport> {
+        match self {
+            Self::Mssql(r) => {
+                LegacySync::new(r.clone(), target)?
+                    .with_progress(on)
+                    .run()
+                    .await
+            }
+            Self::Sqlite(r) => {
+                LegacySync::new(r.clone(), target)?
+                    .with_progress(on)
+                    .run()
+                    .await
+            }
+        }
+    }
+
     /// Round trip to the legacy database.
     pub async fn ping(&self) -> erp_core::Result<Duration> {
         match self {

@@ -6,7 +6,8 @@
 //! `DELETE /auth/sessions/{jti}`, `POST /admin/users/{id}/sessions/revoke`,
 //! `POST /admin/tenants/{id}/sessions/revoke`, `GET /api/v1/mssql/clients`,
 //! `GET /api/v1/mssql/clients/{code}`, `GET /api/v1/mssql/clearance/{id}`,
-//! `GET /api/v1/mssql/shipments?client=`, `POST /api/v1/mssql/sync`, `GET /metrics`.
+//! `GET /api/v1/mssql/shipments?client=`, `PATCH /api/v1/mssql/clearance/{id}`,
+//! `POST /api/v1/mssql/shipments`, `POST /api/v1/mssql/sync`, `GET /metrics`.
 
 pub mod assets;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod healthcheck;
 pub mod legacy_db;
+pub mod legacy_sync;
 pub mod logging;
 pub mod observe;
 pub mod routes;
@@ -65,6 +67,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/mssql/clients/{code}"),
     ("get", "/api/v1/mssql/clearance/{id}"),
     ("get", "/api/v1/mssql/shipments"),
+    ("patch", "/api/v1/mssql/clearance/{id}"),
+    ("post", "/api/v1/mssql/shipments"),
     ("post", "/api/v1/mssql/sync"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -86,6 +90,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/mssql/sync", post(legacy::sync))
         .route_layer(require_role("admin"));
+    // The people in charge of clearance and shipments write the legacy records; so may
+    // an administrator (or a service given one of these roles through AZURE_ROLE_MAP).
+    let legacy_writers = Router::new()
+        .route(
+            "/api/v1/mssql/clearance/{id}",
+            axum::routing::patch(legacy::patch_clearance),
+        )
+        .route("/api/v1/mssql/shipments", post(legacy::book_shipment))
+        .route_layer(erp_auth::require_any_role(["admin", "pic"]));
     let protected = Router::new()
         .route("/auth/me", get(auth::me))
         .route("/auth/logout", post(auth::logout))
@@ -96,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/mssql/clearance/{id}", get(legacy::clearance))
         .route("/api/v1/mssql/shipments", get(legacy::shipments))
         .merge(admin)
+        .merge(legacy_writers)
         .route_layer(AuthLayer::new(state.authenticator.clone()));
     let router = Router::new()
         .route("/health", get(health::health))

@@ -60,6 +60,28 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Keeps the LISTEN connection alive (PostgreSQL).
     pub listener: Option<Arc<RevocationListener>>,
+    /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
+    pub audit: AuditTrail,
+    /// The legacy sync, exclusive in the cluster, scheduled by `LEGACY_SYNC_INTERVAL`
+    /// (present whenever a legacy database is).
+    pub legacy_sync: Option<Arc<crate::legacy_sync::SyncRunner>>,
+}
+
+/// The audit sink of the server, shared by the login service and the legacy writes.
+#[derive(Clone)]
+pub struct AuditTrail(pub Arc<dyn erp_core::AuditSink>);
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditTrail")
+    }
+}
+
+impl AuditTrail {
+    /// Records one event in every sink.
+    pub async fn record(&self, event: &erp_core::AuthEvent) -> erp_core::Result<()> {
+        self.0.record(event).await
+    }
 }
 
 /// The process-wide Prometheus recorder, installed once (handlers may be built many
@@ -175,6 +197,7 @@ impl AppState {
             .with(Arc::new(TracingAuditSink))
             .with(Arc::new(SqlAuditSink::new(db.clone())));
         let audit = Arc::new(audit);
+        let audit_trail = AuditTrail(audit.clone());
         let mut auth = Authenticator::builder(resolver)
             .with_audit(audit.clone())
             .with_local(LocalJwtVerifier::new(local.clone()))
@@ -216,6 +239,15 @@ impl AppState {
         }
 
         let legacy = Legacy::start(&config).await?;
+        let legacy_sync = legacy.as_ref().map(|l| {
+            let runner = crate::legacy_sync::SyncRunner::new(
+                l.clone(),
+                db.clone(),
+                config.legacy_sync_interval,
+            );
+            runner.spawn();
+            runner
+        });
         Ok(Self {
             db,
             tenants,
@@ -230,6 +262,8 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             listener,
+            audit: audit_trail,
+            legacy_sync,
         })
     }
 }

@@ -32,6 +32,15 @@ pub async fn call(
         None => req.body(Body::empty()),
     }
     .expect("a valid request");
+    send(app, req).await
+}
+
+/// Sends a request built by the test (extra headers, raw bodies) through `app` and
+/// returns what [`call`] returns.
+///
+/// # Panics
+/// If the body cannot be read: a broken test, not a server answer.
+pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value, HeaderMap) {
     let res = app
         .clone()
         .oneshot(req)

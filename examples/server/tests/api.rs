@@ -4,7 +4,12 @@
 use std::collections::HashMap;
 
 use axum::{Router, body::Body};
-use erp_server::{AppState, config::ServerConfig, router, testkit::call};
+use erp_server::{
+    AppState,
+    config::ServerConfig,
+    router,
+    testkit::{call, send},
+};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -579,4 +584,243 @@ async fn the_sign_in_page_serves_msal_itself_under_a_strict_csp() {
         "{csp}"
     );
     assert!(csp.contains(&format!("frame-src {host};")), "{csp}");
+}
+
+/// A request with extra headers: `(status, body, headers)`.
+async fn call_with(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (StatusCode, Value, http::HeaderMap) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    send(app, req).await
+}
+
+/// One column of the first row of `sql` on `db`.
+async fn first_text(db: &erp_core::sql::Database, sql: &str, column: &str) -> Option<String> {
+    let erp_core::sql::Database::Sqlite(lite) = db else {
+        unreachable!("the test server is on SQLite")
+    };
+    let rows = lite.query_raw(sql).await.unwrap();
+    rows.first()
+        .and_then(|r| r.get::<Option<String>>(column).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_writes_need_a_role_the_current_version_and_are_stamped_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.legacy_mapping = erp_legacy::LegacyMapping::from_toml_str(
+        "[clearance]\nupdated_by = \"updated_by\"\n\
+         [shipments]\ncreated_by = \"created_by\"\nupdated_by = \"updated_by\"",
+    )
+    .unwrap();
+    let state = AppState::build(config).await.unwrap();
+    let erp_db = state.db.clone();
+    let app = router(state);
+    let pic = login(&app, "pic1", "pic123").await;
+    let t = pic["access_token"].as_str().unwrap();
+
+    let (status, rec, headers) =
+        call_with(&app, "GET", "/api/v1/mssql/clearance/2", t, &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{rec}");
+    let v1 = headers["etag"].to_str().unwrap().to_owned();
+    let patch = r#"{"status": "cleared", "notes": "released 放行"}"#;
+    let path = "/api/v1/mssql/clearance/2";
+
+    let (status, body, _) = call_with(&app, "PATCH", path, t, &[], Some(patch)).await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
+    assert_eq!(body["code"], "PRECONDITION_REQUIRED");
+
+    let (status, changed, headers) =
+        call_with(&app, "PATCH", path, t, &[("if-match", &v1)], Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["status"], "CLEARED");
+    assert_eq!(changed["notes"], "released 放行");
+    assert_eq!(
+        changed["customs_value"], rec["customs_value"],
+        "the rest kept"
+    );
+    let v2 = headers["etag"].to_str().unwrap().to_owned();
+    assert_ne!(v1, v2, "a new version");
+
+    // Someone still holding the first version loses, and changes nothing.
+    let (status, body, _) = call_with(
+        &app,
+        "PATCH",
+        path,
+        t,
+        &[("if-match", &v1)],
+        Some(r#"{"status": "REJECTED"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(body["code"], "PRECONDITION_FAILED");
+    let (_, now, headers) = call_with(&app, "GET", path, t, &[], None).await;
+    assert_eq!(
+        (now["status"].as_str(), headers["etag"].to_str().unwrap()),
+        (Some("CLEARED"), v2.as_str())
+    );
+
+    // Bad input: 400 or 422, never 500.
+    for (if_match, body, expected) in [
+        (v2.as_str(), "not json", StatusCode::BAD_REQUEST),
+        (
+            v2.as_str(),
+            r#"{"status": 5}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            v2.as_str(),
+            r#"{"state": "CLEARED"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            v2.as_str(),
+            r#"{"status": "SHIPPED"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (v2.as_str(), r#"{}"#, StatusCode::BAD_REQUEST),
+        (
+            "yesterday",
+            r#"{"status": "DRAFT"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        ("W/\"x\"", r#"{"status": "DRAFT"}"#, StatusCode::BAD_REQUEST),
+    ] {
+        let (status, problem, _) = call_with(
+            &app,
+            "PATCH",
+            path,
+            t,
+            &[("if-match", if_match)],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, expected, "{if_match} {body}: {problem}");
+        assert_eq!(problem["code"], "VALIDATION_FAILED", "{body}");
+    }
+    let (status, _, _) = call_with(
+        &app,
+        "PATCH",
+        "/api/v1/mssql/clearance/999",
+        t,
+        &[("if-match", "*")],
+        Some(r#"{"notes": null}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Booking: 201, stamped; the same B/L again is a conflict; bad bodies 400/422.
+    let ship = r#"{"bl_no": "BL-API-0001", "client_code": "C002", "origin": "Hong Kong", "destination": "Busan", "etd": "2026-03-01", "eta": "2026-03-04"}"#;
+    let (status, booked, _) =
+        call_with(&app, "POST", "/api/v1/mssql/shipments", t, &[], Some(ship)).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    assert_eq!(booked["status"], "BOOKED");
+    let (status, body, _) =
+        call_with(&app, "POST", "/api/v1/mssql/shipments", t, &[], Some(ship)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("CONFLICT"))
+    );
+    for (body, expected) in [
+        (
+            r#"{"bl_no": "BL-API-0002"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"bl_no": "BL-API-0002", "client_code": "C002", "origin": "A", "destination": "B", "etd": "someday"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"bl_no": "BL-API-0002", "client_code": "C002", "origin": "A", "destination": "B", "etd": "2026-03-04", "eta": "2026-03-01"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, problem, _) =
+            call_with(&app, "POST", "/api/v1/mssql/shipments", t, &[], Some(body)).await;
+        assert_eq!(status, expected, "{body}: {problem}");
+    }
+    let (status, _, _) = call_with(
+        &app,
+        "POST",
+        "/api/v1/mssql/shipments",
+        t,
+        &[],
+        Some(
+            r#"{"bl_no": "BL-API-0003", "client_code": "NOPE", "origin": "A", "destination": "B"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The stamps in the legacy database, and the audit trail in the ERP database.
+    let legacy = erp_core::sql::Database::connect(erp_core::sql::DatabaseConfig::Sqlite(
+        erp_core::sql::SqliteConfig::file(dir.path().join("legacy.sqlite")),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        first_text(
+            &legacy,
+            "SELECT updated_by FROM clearance_records WHERE clearance_id = 2",
+            "updated_by"
+        )
+        .await
+        .as_deref(),
+        Some("pic1")
+    );
+    assert_eq!(
+        first_text(
+            &legacy,
+            "SELECT created_by FROM shipments WHERE bl_no = 'BL-API-0001'",
+            "created_by"
+        )
+        .await
+        .as_deref(),
+        Some("pic1")
+    );
+    let trail = first_text(
+        &erp_db,
+        "SELECT group_concat(username || ': ' || detail, ' | ') AS t FROM \
+         (SELECT username, detail FROM audit_events WHERE kind = 'legacy_write' ORDER BY id)",
+        "t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        format!(
+            "pic1: clearance record 2 changed: status CLEARED | pic1: shipment {} booked: B/L BL-API-0001",
+            booked["id"]
+        )
+    );
+
+    // Roles: an accountant reads but does not write.
+    let acc = login(&app, "accountant1", "account123").await;
+    let ta = acc["access_token"].as_str().unwrap();
+    let (status, _, _) = call_with(&app, "GET", path, ta, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) =
+        call_with(&app, "PATCH", path, ta, &[("if-match", "*")], Some(patch)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
+    );
+    let (status, _, _) =
+        call_with(&app, "POST", "/api/v1/mssql/shipments", ta, &[], Some(ship)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

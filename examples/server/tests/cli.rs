@@ -232,6 +232,10 @@ fn administration_flow() {
     );
     let synced = cli.ok(&["legacy", "sync"], None);
     assert!(synced.contains("12 rows"), "{synced}");
+    // Nothing new: no batch, no bar; the counts still on stdout.
+    let watched = cli.run(&["legacy", "sync", "--watch"], None);
+    assert!(watched.status.success());
+    assert!(String::from_utf8_lossy(&watched.stdout).contains("0 rows"));
     // Production without MSSQL_SERVER: nothing to talk to, said plainly.
     let out = Command::new(env!("CARGO_BIN_EXE_erp-server"))
         .args(["legacy", "check-schema"])
@@ -268,4 +272,24 @@ fn bad_configuration_is_a_clear_failure() {
         "{err}"
     );
     drop(cli);
+}
+
+#[test]
+fn legacy_sync_watch_draws_a_bar_per_table_on_a_first_load() {
+    let cli = Cli::new();
+    let out = cli.run(&["legacy", "sync", "--watch"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for table in [
+        "legacy_clients",
+        "legacy_clearance_records",
+        "legacy_shipments",
+    ] {
+        assert!(
+            stderr.contains(&format!("{table} [##############################] 100 %")),
+            "{table}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("5/5 rows"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("12 rows"));
 }

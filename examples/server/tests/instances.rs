@@ -123,11 +123,11 @@ async fn postgres_entra_sign_out_on_one_instance_is_refused_by_the_other() {
         .claim("uti", format!("uti-{}", uuid::Uuid::new_v4().simple()))
         .build();
     for app in [&a, &b] {
-        let (status, me) = call(app, "GET", "/auth/me", Some(&token), None).await;
+        let (status, me, _) = call(app, "GET", "/auth/me", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{me}");
     }
 
-    let (status, body) = call(&a, "POST", "/auth/logout", Some(&token), None).await;
+    let (status, body, _) = call(&a, "POST", "/auth/logout", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["revoked"], true);
     assert_eq!(
@@ -137,7 +137,7 @@ async fn postgres_entra_sign_out_on_one_instance_is_refused_by_the_other() {
     );
     let started = Instant::now();
     loop {
-        let (status, body) = call(&b, "GET", "/auth/me", Some(&token), None).await;
+        let (status, body, _) = call(&b, "GET", "/auth/me", Some(&token), None).await;
         if status == StatusCode::UNAUTHORIZED {
             assert_eq!(body["code"], "SESSION_REVOKED");
             break;

@@ -410,6 +410,41 @@ async fn mssql_server_serves_the_legacy_routes_and_syncs_into_postgres() {
         .sum();
     assert_eq!(rows, 0, "nothing changed: {again}");
     assert_eq!(erp.count("legacy_clients").await, 5);
+
+    // Writes through the T-SQL server: the version of If-Match, 412 once it is stale.
+    let (_, _, headers) = call_full(&app, "GET", "/api/v1/mssql/clearance/2", Some(t)).await;
+    let v1 = headers["etag"].to_str().unwrap().to_owned();
+    let patch = |if_match: String, body: &'static str| {
+        let app = app.clone();
+        let t = t.to_owned();
+        async move {
+            let req = Request::builder()
+                .method("PATCH")
+                .uri("/api/v1/mssql/clearance/2")
+                .header("authorization", format!("Bearer {t}"))
+                .header("content-type", "application/json")
+                .header("if-match", if_match)
+                .body(Body::from(body))
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, changed) = patch(v1.clone(), r#"{"status": "CLEARED", "notes": "放行"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (changed["status"].as_str(), changed["notes"].as_str()),
+        (Some("CLEARED"), Some("放行"))
+    );
+    let (status, stale) = patch(v1, r#"{"status": "REJECTED"}"#).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
+    let (_, now) = call(&app, "GET", "/api/v1/mssql/clearance/2", Some(t)).await;
+    assert_eq!(now["status"], "CLEARED", "the stale write changed nothing");
     drop(app); // close the legacy pool before the database is dropped
 }
 

@@ -6,8 +6,10 @@ mod decode;
 mod error;
 mod executor;
 mod listen;
+mod lock;
 mod migrate;
 
 pub use config::PgConfig;
 pub use executor::PgExecutor;
 pub use listen::RevocationListener;
+pub use lock::AdvisoryLock;

@@ -57,6 +57,7 @@ impl<E: Executor> SqlAuditSink<E> {
                     AuthEventKind::RoleChange,
                     AuthEventKind::PasswordUpgrade,
                     AuthEventKind::ServiceAccess,
+                    AuthEventKind::LegacyWrite,
                 ]
                 .into_iter()
                 .find(|k| k.as_str() == kind)

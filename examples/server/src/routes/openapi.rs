@@ -10,6 +10,11 @@ fn ok(schema: &str, description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
+fn etagged(mut response: Value) -> Value {
+    response["headers"] = json!({ "ETag": { "description": "the record's version, for If-Match", "schema": { "type": "string" } } });
+    response
+}
+
 fn secured(mut op: Value) -> Value {
     op["security"] = json!([{ "bearer": [] }, { "cookie": [] }]);
     let responses = op["responses"].as_object_mut().expect("responses");
@@ -73,13 +78,24 @@ pub fn document() -> Value {
             "/api/v1/mssql/clients/{code}": { "get": secured(json!({ "summary": "A legacy client",
                 "parameters": [path_param("code", "client code", json!({ "type": "string", "maxLength": 40 }))],
                 "responses": { "200": ok("Client", "the client"), "400": problem("VALIDATION_FAILED"), "404": problem("NOT_FOUND"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
-            "/api/v1/mssql/clearance/{id}": { "get": secured(json!({ "summary": "A clearance record",
+            "/api/v1/mssql/clearance/{id}": { "get": secured(json!({ "summary": "A clearance record, with its version as ETag",
                 "parameters": [path_param("id", "record id", json!({ "type": "integer", "minimum": 1 }))],
-                "responses": { "200": ok("ClearanceRecord", "the record"), "400": problem("VALIDATION_FAILED"), "404": problem("NOT_FOUND"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
+                "responses": { "200": etagged(ok("ClearanceRecord", "the record")), "400": problem("VALIDATION_FAILED"), "404": problem("NOT_FOUND"), "503": problem("LEGACY_DB_UNAVAILABLE") } })),
+                "patch": secured(json!({ "summary": "Change a clearance record's status and notes (role admin or pic), if it is still at the version of If-Match; stamped with the principal where the mapping names updated_by; audited",
+                "parameters": [path_param("id", "record id", json!({ "type": "integer", "minimum": 1 })),
+                    { "name": "If-Match", "in": "header", "required": true, "description": "the ETag of the record as read, or * to overwrite whatever version", "schema": { "type": "string" } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ClearancePatch" } } } },
+                "responses": { "200": etagged(ok("ClearanceRecord", "the changed record")), "400": problem("VALIDATION_FAILED (malformed id, body or If-Match; unknown status; nothing to change)"),
+                    "404": problem("NOT_FOUND"), "412": problem("PRECONDITION_FAILED: changed since the version of If-Match; read it again"),
+                    "422": problem("VALIDATION_FAILED (a field of the wrong type)"), "428": problem("PRECONDITION_REQUIRED: no If-Match"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
             "/api/v1/mssql/shipments": { "get": secured(json!({ "summary": "A client's shipments", "parameters": shipment_params,
-                "responses": { "200": ok("ShipmentPage", "a page"), "400": problem("VALIDATION_FAILED"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
+                "responses": { "200": ok("ShipmentPage", "a page"), "400": problem("VALIDATION_FAILED"), "503": problem("LEGACY_DB_UNAVAILABLE") } })),
+                "post": secured(json!({ "summary": "Book a shipment (role admin or pic); stamped with the principal where the mapping names created_by / updated_by; audited",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewShipment" } } } },
+                "responses": { "201": ok("Shipment", "the booked shipment with its id"), "400": problem("VALIDATION_FAILED"), "404": problem("NOT_FOUND (the client)"),
+                    "409": problem("CONFLICT: the B/L number is booked already"), "422": problem("VALIDATION_FAILED (a field missing or of the wrong type)"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
             "/api/v1/mssql/sync": { "post": secured(json!({ "summary": "Sync legacy -> ERP database (role admin)",
-                "responses": { "200": ok("SyncReport", "counts"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
+                "responses": { "200": ok("SyncReport", "counts"), "409": problem("CONFLICT: a sync is running (scheduled, or on another instance)"), "503": problem("LEGACY_DB_UNAVAILABLE") } })) },
             "/metrics": { "get": { "summary": "Prometheus text format", "responses": { "200": { "description": "metrics", "content": { "text/plain": { "schema": { "type": "string" } } } } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } } } }
         },
@@ -131,8 +147,18 @@ pub fn document() -> Value {
                     "status": { "type": "string" }, "updated_at": { "type": "string", "format": "date-time" } } },
                 "ShipmentPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Shipment" } },
                     "page": { "type": "integer" }, "page_size": { "type": "integer" }, "total": { "type": "integer" } } },
+                "ClearancePatch": { "type": "object", "additionalProperties": false, "minProperties": 1, "properties": {
+                    "status": { "type": "string", "enum": ["DRAFT", "SUBMITTED", "INSPECTION", "CLEARED", "REJECTED", "CANCELLED"], "description": "case-insensitive" },
+                    "notes": { "type": ["string", "null"], "maxLength": 2000, "description": "null clears them; absent keeps them" } } },
+                "NewShipment": { "type": "object", "required": ["bl_no", "client_code", "origin", "destination"], "properties": {
+                    "bl_no": { "type": "string", "maxLength": 40 }, "client_code": { "type": "string", "maxLength": 40 },
+                    "container_no": { "type": ["string", "null"], "maxLength": 20 }, "origin": { "type": "string", "maxLength": 80 },
+                    "destination": { "type": "string", "maxLength": 80 }, "etd": { "type": ["string", "null"], "format": "date" },
+                    "eta": { "type": ["string", "null"], "format": "date", "description": "not before etd" },
+                    "status": { "type": ["string", "null"], "maxLength": 20, "default": "BOOKED" } } },
                 "SyncReport": { "type": "object", "properties": { "tables": { "type": "array", "items": { "type": "object", "properties": {
-                    "table": { "type": "string" }, "rows": { "type": "integer" }, "batches": { "type": "integer" } } } }, "duration": { "type": "integer", "description": "milliseconds" } } }
+                    "table": { "type": "string" }, "rows": { "type": "integer" }, "batches": { "type": "integer" },
+                    "deleted": { "type": "integer", "description": "rows whose legacy row was gone: marked deleted_at or removed" } } } }, "duration": { "type": "integer", "description": "milliseconds" } } }
             }
         }
     })
