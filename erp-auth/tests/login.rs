@@ -258,8 +258,63 @@ async fn unknown_and_known_usernames_take_similar_time() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn refresh_replayed_within_the_reuse_interval_keeps_the_session() {
+    let env = env().await; // the default interval, 10 s
+    add_user(&env, "alice", Some(hasher().hash("pw").unwrap())).await;
+    let first = env.login.login(req("alice", "pw")).await.unwrap();
+    let second = env
+        .login
+        .refresh(first.refresh_token.expose(), None)
+        .await
+        .unwrap();
+    // The other tab, or a retry that lost the answer: same token, a moment later.
+    let tab = env
+        .login
+        .refresh(first.refresh_token.expose(), None)
+        .await
+        .unwrap();
+    assert_eq!(tab.session_id, first.session_id);
+    assert_ne!(tab.refresh_token, second.refresh_token);
+    env.auth.authenticate(&second.access_token).await.unwrap();
+    env.auth.authenticate(&tab.access_token).await.unwrap();
+    assert!(
+        !env.audit
+            .events()
+            .iter()
+            .any(|e| e.kind == AuthEventKind::RefreshReuse)
+    );
+
+    // `second` rotates on: `first` is now an older ancestor, and replaying it is theft.
+    env.login
+        .refresh(second.refresh_token.expose(), None)
+        .await
+        .unwrap();
+    let err = env
+        .login
+        .refresh(first.refresh_token.expose(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "SESSION_REVOKED");
+    assert_eq!(
+        env.auth
+            .authenticate(&tab.access_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "SESSION_REVOKED"
+    );
+    assert!(
+        env.audit
+            .events()
+            .iter()
+            .any(|e| e.kind == AuthEventKind::RefreshReuse)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refresh_rotates_reuse_revokes_and_logout_ends_the_session() {
-    let env = env().await;
+    // Strict: no reuse grace, so the replay below is theft even right after the rotation.
+    let env = env_with(|b| b.with_refresh_reuse_interval(Duration::ZERO)).await;
     add_user(&env, "alice", Some(hasher().hash("pw").unwrap())).await;
     let first = env.login.login(req("alice", "pw")).await.unwrap();
     let second = env

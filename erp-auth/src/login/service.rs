@@ -111,6 +111,7 @@ struct Inner {
     default_tenant: Option<TenantId>,
     session_ttl: Duration,
     refresh_buffer: Duration,
+    refresh_reuse_interval: Duration,
 }
 
 /// Logs people in, refreshes and ends their sessions.
@@ -195,6 +196,15 @@ impl LoginServiceBuilder {
         self
     }
 
+    /// How long a just-rotated refresh token may be presented again without counting as
+    /// theft (`REFRESH_TOKEN_REUSE_INTERVAL`, default 10 s; zero is strict): two tabs or
+    /// a client retry racing one refresh then each get a token of the same family
+    /// instead of signing the user out. See [`RefreshTokenStore::rotate_refresh`].
+    pub fn with_refresh_reuse_interval(mut self, interval: Duration) -> Self {
+        self.inner.refresh_reuse_interval = interval;
+        self
+    }
+
     /// Finishes.
     pub fn build(self) -> LoginService {
         LoginService {
@@ -235,6 +245,7 @@ impl LoginService {
                 default_tenant: None,
                 session_ttl: Duration::from_secs(12 * 3600),
                 refresh_buffer: Duration::from_secs(60),
+                refresh_reuse_interval: Duration::from_secs(10),
             },
         }
     }
@@ -534,14 +545,22 @@ impl LoginService {
         let token = RefreshToken::parse(token).map_err(|_| AuthError::InvalidCredentials)?;
         let tenant = token.tenant();
         let now = Utc::now();
+        // A reuse interval beyond chrono's range is as good as "always within".
+        let reuse_interval = chrono::Duration::from_std(self.inner.refresh_reuse_interval)
+            .unwrap_or(chrono::Duration::MAX);
         // The successor lives as long as the session; rotation never extends it.
         let outcome = self
             .inner
             .refresh
-            .rotate_refresh(&token, now, now + chrono::Duration::days(365))
+            .rotate_refresh(
+                &token,
+                now,
+                now + chrono::Duration::days(365),
+                reuse_interval,
+            )
             .await?;
         match outcome {
-            RefreshOutcome::Rotated(next) => {
+            RefreshOutcome::Rotated(next) | RefreshOutcome::Reissued(next) => {
                 let session = self
                     .inner
                     .sessions

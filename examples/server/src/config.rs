@@ -169,6 +169,9 @@ pub struct ServerConfig {
     pub session_cookie_secure: bool,
     /// `TOKEN_REFRESH_BUFFER` (default 60 s).
     pub token_refresh_buffer: Duration,
+    /// `REFRESH_TOKEN_REUSE_INTERVAL` (default 10 s; `0` = strict): how long a just-rotated
+    /// refresh token may be presented again (two tabs, a retry) without counting as theft.
+    pub refresh_token_reuse_interval: Duration,
     /// `AUTH_MODE`.
     pub auth_mode: AuthMode,
     /// `IAM_SERVICE_URL` (required with `AUTH_MODE=iam_service`).
@@ -422,6 +425,10 @@ impl ServerConfig {
             session_sign_key,
             session_cookie_secure: flag("SESSION_COOKIE_SECURE", true)?,
             token_refresh_buffer: duration("TOKEN_REFRESH_BUFFER", Duration::from_secs(60))?,
+            refresh_token_reuse_interval: duration(
+                "REFRESH_TOKEN_REUSE_INTERVAL",
+                Duration::from_secs(10),
+            )?,
             auth_mode,
             iam_service_url,
             azure,
@@ -661,6 +668,21 @@ mod tests {
             let err = load(&pairs).unwrap_err().to_string();
             assert!(err.contains("MSSQL_CONNECT_TIMEOUT"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn refresh_token_reuse_interval() {
+        assert_eq!(
+            load(&[]).unwrap().refresh_token_reuse_interval,
+            Duration::from_secs(10),
+            "default"
+        );
+        let strict = load(&[("REFRESH_TOKEN_REUSE_INTERVAL", "0")]).unwrap();
+        assert_eq!(strict.refresh_token_reuse_interval, Duration::ZERO);
+        let err = load(&[("REFRESH_TOKEN_REUSE_INTERVAL", "a while")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REFRESH_TOKEN_REUSE_INTERVAL"), "{err}");
     }
 
     #[test]

@@ -210,7 +210,8 @@ impl AppState {
         .with_audit(audit)
         .with_session_guard(guard.clone())
         .with_default_tenant(Some(default_tenant))
-        .with_refresh_buffer(config.token_refresh_buffer);
+        .with_refresh_buffer(config.token_refresh_buffer)
+        .with_refresh_reuse_interval(config.refresh_token_reuse_interval);
         if let Some(ext) = &config.external {
             let client = ExternalAuthClient::new(
                 ExternalAuthConfig::new(&ext.url, &ext.endpoint)?.with_timeout(ext.timeout),

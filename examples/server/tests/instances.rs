@@ -1,5 +1,5 @@
 //! Two server instances on one PostgreSQL database: a logout on one is refused by the
-//! other within a second.
+//! other within a second; refreshes racing across both keep the user signed in.
 
 use std::{
     collections::HashMap,
@@ -40,43 +40,106 @@ async fn call(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
-    let base = std::env::var("ERP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    // The schema goes into search_path through libpq's `options`.
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let instance = || async {
-        let env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", url.clone())]);
+/// A fresh schema on the test PostgreSQL server, dropped when the test ends (even when
+/// it fails), and the instances started on it.
+struct Cluster {
+    base: String,
+    schema: String,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn new() -> Self {
+        let base = std::env::var("ERP_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // The schema goes into search_path through libpq's `options`.
+        let url = format!("{base}?options=-c%20search_path%3D{schema}");
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        Self {
+            base,
+            schema,
+            url,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A real `erp-server` router on the shared database, with `extra` environment.
+    async fn instance(&self, extra: &[(&str, &str)]) -> Router {
+        let mut env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", self.url.clone())]);
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
         config.embedded_database = true; // seed the development users
-        config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
+        config.legacy_sqlite_path = Some(self.dir.path().join("legacy.sqlite"));
         router(AppState::build(config).await.unwrap())
-    };
-    let a = instance().await;
-    let b = instance().await;
-    // Give both LISTEN connections a moment to be up.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
 
-    let (status, login) = call(
-        &a,
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let (base, schema) = (self.base.clone(), self.schema.clone());
+        // A runtime of its own: Drop may run inside the test's runtime, which cannot block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn login(app: &Router) -> Value {
+    let (status, body) = call(
+        app,
         "POST",
         "/auth/login",
         None,
         Some(json!({"username": "admin", "password": "admin123"})),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn refresh(app: &Router, token: &str) -> (StatusCode, Value) {
+    call(
+        app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": token })),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
+    let cluster = Cluster::new().await;
+    let a = cluster.instance(&[]).await;
+    let b = cluster.instance(&[]).await;
+    // Give both LISTEN connections a moment to be up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let login = login(&a).await;
     let token = login["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
         call(&a, "GET", "/auth/me", Some(&token), None).await.0,
@@ -104,8 +167,83 @@ async fn postgres_logout_on_one_instance_is_refused_by_the_other() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     eprintln!("logout on A refused by B after {:?}", started.elapsed());
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_refresh_race_across_instances_keeps_the_user_signed_in() {
+    let cluster = Cluster::new().await;
+    // A short interval keeps the test short; the rule is the same at the 10 s default.
+    let env = [("REFRESH_TOKEN_REUSE_INTERVAL", "2s")];
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let login = login(&a).await;
+    let first = login["refresh_token"].as_str().unwrap().to_owned();
+    let session = login["session_id"].clone();
+
+    // Two tabs (or a retry) on both instances, the same refresh token, all at once.
+    let answers = futures::future::join_all((0..20).map(|i| {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let token = first.clone();
+        tokio::spawn(async move { refresh(&app, &token).await })
+    }))
+    .await;
+    let mut pairs = Vec::new();
+    for answer in answers {
+        let (status, body) = answer.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "every racing refresh succeeds: {body}"
+        );
+        assert_eq!(body["session_id"], session, "one session, one family");
+        pairs.push((
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let mut distinct: Vec<_> = pairs.iter().map(|p| p.1.clone()).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        20,
+        "each answer carries its own refresh token"
+    );
+    for (i, (access, _)) in pairs.iter().enumerate() {
+        let app = if i % 2 == 0 { &b } else { &a };
+        let (status, me) = call(app, "GET", "/auth/me", Some(access), None).await;
+        assert_eq!(status, StatusCode::OK, "still signed in: {me}");
+    }
+    // One of the tabs goes on refreshing normally.
+    let (status, next) = refresh(&b, &pairs[0].1).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    let current = next["refresh_token"].as_str().unwrap().to_owned();
+    let access = next["access_token"].as_str().unwrap().to_owned();
+
+    // The first token again after the interval: theft. The family and the session end.
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let (status, body) = refresh(&a, &first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "SESSION_REVOKED");
+    for token in [&current, &pairs[1].1] {
+        let (status, body) = refresh(&b, token).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the family's current refresh token is dead too: {body}"
+        );
+    }
+    let started = Instant::now();
+    loop {
+        let (status, _) = call(&b, "GET", "/auth/me", Some(&access), None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts the session 1 s after the reuse on A"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
