@@ -50,6 +50,6 @@ pub use model::{
     RevocationWatermarks, Role, Session, SessionId, Tenant, User,
 };
 pub use repo::{
-    AuditSink, FanoutAuditSink, RefreshTokenStore, SessionStore, TenantRepository,
+    AuditSink, FanoutAuditSink, RateLimitStore, RefreshTokenStore, SessionStore, TenantRepository,
     TracingAuditSink, UserRepository,
 };

@@ -601,6 +601,53 @@ async fn reuse_interval_spares_only_the_latest_parent(h: Harness) {
     );
 }
 
+async fn rate_limit_counters_are_atomic_and_purged(h: Harness) {
+    let start = Utc::now() - Duration::seconds(30);
+    let end = start + Duration::minutes(5);
+    let key = "user:acme:alice";
+    // Concurrent hits (as from several instances) each see their own count.
+    let counts = futures::future::join_all((0..20).map(|_| {
+        let limits = h.limits.clone();
+        tokio::spawn(async move { limits.hit(key, start, end).await })
+    }))
+    .await;
+    let mut counts: Vec<u64> = counts.into_iter().map(|c| c.unwrap().unwrap()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<_>>());
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 20);
+    let previous = start - Duration::minutes(5);
+    assert_eq!(h.limits.count(key, previous).await.unwrap(), 0);
+    assert_eq!(
+        h.limits.hit(key, previous, start).await.unwrap(),
+        1,
+        "windows apart"
+    );
+    assert_eq!(
+        h.limits.hit("ip:203.0.113.9", start, end).await.unwrap(),
+        1,
+        "keys apart"
+    );
+
+    // Expired windows go, live ones stay.
+    assert_eq!(
+        h.limits
+            .purge_expired(start + Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(h.limits.count(key, previous).await.unwrap(), 0);
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 20);
+
+    h.limits.reset(key).await.unwrap();
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 0);
+    assert_eq!(
+        h.limits.count("ip:203.0.113.9", start).await.unwrap(),
+        1,
+        "a reset forgets one key only"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $harness:path) => {
         mod $backend {
@@ -620,6 +667,7 @@ macro_rules! conformance {
             case!(concurrent_refreshes_one_wins_family_revoked);
             case!(concurrent_refreshes_within_reuse_interval_keep_the_family);
             case!(reuse_interval_spares_only_the_latest_parent);
+            case!(rate_limit_counters_are_atomic_and_purged);
         }
     };
 }

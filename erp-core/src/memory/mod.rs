@@ -4,6 +4,7 @@
 //! asked to explicitly.
 
 mod audit;
+mod ratelimit;
 mod refresh;
 mod sessions;
 mod users;
@@ -46,6 +47,8 @@ struct State {
     user_marks: HashMap<(TenantId, UserId), chrono::DateTime<chrono::Utc>>,
     refresh: HashMap<String, RefreshRow>,
     tenant_marks: HashMap<TenantId, chrono::DateTime<chrono::Utc>>,
+    /// Login attempt counters: (key, window start) -> (count, expires at).
+    rate_limits: HashMap<(String, i64), (u64, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// A stored refresh token (keyed by its hash).

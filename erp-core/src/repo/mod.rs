@@ -5,12 +5,14 @@
 //! forgotten filter cannot leak another tenant's rows.
 
 mod audit;
+mod ratelimit;
 mod refresh;
 mod session;
 mod tenant;
 mod user;
 
 pub use audit::{AuditSink, FanoutAuditSink, TracingAuditSink};
+pub use ratelimit::RateLimitStore;
 pub use refresh::RefreshTokenStore;
 pub use session::SessionStore;
 pub use tenant::TenantRepository;

@@ -30,7 +30,9 @@ pub use executor::{Executor, Scope};
 pub use migrate::{Migration, MigrationReport};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgConfig, PgExecutor, RevocationListener};
-pub use repo::{SqlAuditSink, SqlSessionStore, SqlTenantRepository, SqlUserRepository};
+pub use repo::{
+    SqlAuditSink, SqlRateLimitStore, SqlSessionStore, SqlTenantRepository, SqlUserRepository,
+};
 pub use row::{Cell, FromCell, Row};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConfig, SqliteExecutor};

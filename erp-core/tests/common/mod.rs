@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use erp_core::{
-    RefreshTokenStore, SessionStore, TenantRepository, UserRepository,
+    RateLimitStore, RefreshTokenStore, SessionStore, TenantRepository, UserRepository,
     memory::MemoryStore,
     sql::{
-        Database, PgConfig, PgExecutor, SqlSessionStore, SqlTenantRepository, SqlUserRepository,
-        SqliteConfig,
+        Database, PgConfig, PgExecutor, SqlRateLimitStore, SqlSessionStore, SqlTenantRepository,
+        SqlUserRepository, SqliteConfig,
     },
 };
 
@@ -94,6 +94,7 @@ pub struct Harness {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionStore>,
     pub refresh: Arc<dyn RefreshTokenStore>,
+    pub limits: Arc<dyn RateLimitStore>,
     _keep: Box<dyn std::any::Any + Send>,
 }
 
@@ -104,7 +105,8 @@ pub async fn harness_postgres() -> Harness {
         tenants: Arc::new(SqlTenantRepository::new(db.clone())),
         users: Arc::new(SqlUserRepository::new(db.clone())),
         sessions: Arc::new(SqlSessionStore::new(db.clone())),
-        refresh: Arc::new(SqlSessionStore::new(db)),
+        refresh: Arc::new(SqlSessionStore::new(db.clone())),
+        limits: Arc::new(SqlRateLimitStore::new(db)),
         _keep: Box::new(guard),
     }
 }
@@ -115,7 +117,8 @@ pub async fn harness_sqlite() -> Harness {
         tenants: Arc::new(SqlTenantRepository::new(db.clone())),
         users: Arc::new(SqlUserRepository::new(db.clone())),
         sessions: Arc::new(SqlSessionStore::new(db.clone())),
-        refresh: Arc::new(SqlSessionStore::new(db)),
+        refresh: Arc::new(SqlSessionStore::new(db.clone())),
+        limits: Arc::new(SqlRateLimitStore::new(db)),
         _keep: Box::new(dir),
     }
 }
@@ -126,7 +129,8 @@ pub async fn harness_memory() -> Harness {
         tenants: Arc::new(store.clone()),
         users: Arc::new(store.clone()),
         sessions: Arc::new(store.clone()),
-        refresh: Arc::new(store),
+        refresh: Arc::new(store.clone()),
+        limits: Arc::new(store),
         _keep: Box::new(()),
     }
 }

@@ -8,15 +8,15 @@ use erp_auth::{
     cache::TokenCacheConfig,
     iam::{IamConfig, IamVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
-    login::{ExternalAuthClient, ExternalAuthConfig, LoginService},
+    login::{ExternalAuthClient, ExternalAuthConfig, LoginService, spawn_rate_limit_purger},
     resolve::{RoleMapper, UserResolver},
     session::{CookieConfig, SessionCookies, SessionGuard, spawn_purger},
 };
 use erp_core::{
-    FanoutAuditSink, NewTenant, TenantId, TenantRepository, TracingAuditSink,
+    FanoutAuditSink, NewTenant, RateLimitStore, TenantId, TenantRepository, TracingAuditSink,
     sql::{
-        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlSessionStore,
-        SqlTenantRepository, SqlUserRepository, SqliteConfig,
+        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlRateLimitStore,
+        SqlSessionStore, SqlTenantRepository, SqlUserRepository, SqliteConfig,
     },
 };
 use erp_legacy::sync::migrate_target;
@@ -112,6 +112,9 @@ impl AppState {
             _ => None,
         };
         spawn_purger(sessions.clone(), Duration::from_secs(600));
+        // Login budgets in the database: every instance on it shares them.
+        let rate_limits: Arc<dyn RateLimitStore> = Arc::new(SqlRateLimitStore::new(db.clone()));
+        spawn_rate_limit_purger(rate_limits.clone(), Duration::from_secs(600));
 
         let keys = KeyRing::new("k1", config.jwt_secret.as_bytes())?;
         let local = LocalJwtConfig::new(keys);
@@ -211,7 +214,8 @@ impl AppState {
         .with_session_guard(guard.clone())
         .with_default_tenant(Some(default_tenant))
         .with_refresh_buffer(config.token_refresh_buffer)
-        .with_refresh_reuse_interval(config.refresh_token_reuse_interval);
+        .with_refresh_reuse_interval(config.refresh_token_reuse_interval)
+        .with_rate_limit_store(rate_limits);
         if let Some(ext) = &config.external {
             let client = ExternalAuthClient::new(
                 ExternalAuthConfig::new(&ext.url, &ext.endpoint)?.with_timeout(ext.timeout),

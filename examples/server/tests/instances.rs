@@ -20,6 +20,17 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    let (status, body, _) = call_full(app, method, path, token, body).await;
+    (status, body)
+}
+
+async fn call_full(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, http::HeaderMap) {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -33,10 +44,12 @@ async fn call(
     .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
+    let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        headers,
     )
 }
 
@@ -246,4 +259,68 @@ async fn postgres_refresh_race_across_instances_keeps_the_user_signed_in() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
+    let cluster = Cluster::new().await;
+    let a = cluster.instance(&[]).await;
+    let b = cluster.instance(&[]).await;
+    let wrong = json!({"username": "admin", "password": "not-the-password"});
+    // The default budget, 10 attempts per username per 5 minutes, spread over both.
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (status, body) = call(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {}: {body}",
+            i + 1
+        );
+    }
+    for app in [&a, &b] {
+        let (status, body, headers) =
+            call_full(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["code"], "RATE_LIMITED");
+        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=600).contains(&retry), "Retry-After {retry}");
+    }
+    // Even the right password waits: the budget is spent.
+    let (status, _) = call(
+        &b,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": "admin123"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The limiter's store cannot answer: logins are refused with 503, never unlimited.
+    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let schema = &cluster.schema;
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.login_rate_limits RENAME TO login_rate_limits_away"
+        ))
+        .await
+        .unwrap();
+    let good = json!({"username": "accountant1", "password": "account123"});
+    for app in [&a, &b] {
+        let (status, body) = call(app, "POST", "/auth/login", None, Some(good.clone())).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "UPSTREAM_UNAVAILABLE");
+    }
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.login_rate_limits_away RENAME TO login_rate_limits"
+        ))
+        .await
+        .unwrap();
+    let (status, body) = call(&a, "POST", "/auth/login", None, Some(good)).await;
+    assert_eq!(status, StatusCode::OK, "recovers with its store: {body}");
 }

@@ -65,6 +65,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "audit_events",
         sql: include_str!("../../../migrations/postgres/V3__audit_events.sql"),
     },
+    Migration {
+        version: 4,
+        name: "login_rate_limits",
+        sql: include_str!("../../../migrations/postgres/V4__login_rate_limits.sql"),
+    },
 ];
 
 /// SQLite migrations of the ERP tables.
@@ -83,6 +88,11 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         name: "audit_events",
         sql: include_str!("../../../migrations/sqlite/V3__audit_events.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "login_rate_limits",
+        sql: include_str!("../../../migrations/sqlite/V4__login_rate_limits.sql"),
     },
 ];
 

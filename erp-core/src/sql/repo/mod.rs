@@ -2,11 +2,13 @@
 //! runs on PostgreSQL, SQLite and any other executor.
 
 mod audit;
+mod ratelimit;
 mod session;
 mod tenant;
 mod user;
 
 pub use audit::SqlAuditSink;
+pub use ratelimit::SqlRateLimitStore;
 pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
 pub use user::SqlUserRepository;
