@@ -123,6 +123,26 @@ fn parse_verified_domains(value: &str, home: &str) -> Result<Vec<(String, String
     Ok(out)
 }
 
+/// Redis, shared by the instances (present when `REDIS_URL` is set).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL` (may carry a password: never printed).
+    pub url: String,
+    /// `REDIS_KEY_PREFIX` (default `erp:`): every key starts with it.
+    pub key_prefix: String,
+    /// `REDIS_TIMEOUT` (default 2 s): bound on each command and connection attempt.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// External auth API settings (present when `USE_EXTERNAL_AUTH=true`).
 #[derive(Debug, Clone)]
 pub struct ExternalSettings {
@@ -172,6 +192,8 @@ pub struct ServerConfig {
     /// `REFRESH_TOKEN_REUSE_INTERVAL` (default 10 s; `0` = strict): how long a just-rotated
     /// refresh token may be presented again (two tabs, a retry) without counting as theft.
     pub refresh_token_reuse_interval: Duration,
+    /// `REDIS_URL` and friends: login rate limits in Redis instead of the database.
+    pub redis: Option<RedisSettings>,
     /// `AUTH_MODE`.
     pub auth_mode: AuthMode,
     /// `IAM_SERVICE_URL` (required with `AUTH_MODE=iam_service`).
@@ -205,6 +227,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("auth_mode", &self.auth_mode)
             .field("azure", &self.azure.is_some())
             .field("external", &self.external.is_some())
+            .field("redis", &self.redis)
             .field("mssql", &self.mssql)
             .field("legacy_schema_check", &self.legacy_schema_check)
             .finish_non_exhaustive()
@@ -429,6 +452,14 @@ impl ServerConfig {
                 "REFRESH_TOKEN_REUSE_INTERVAL",
                 Duration::from_secs(10),
             )?,
+            redis: match get("REDIS_URL") {
+                Some(url) => Some(RedisSettings {
+                    url: url.trim().to_owned(),
+                    key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "erp:".into()),
+                    timeout: duration("REDIS_TIMEOUT", Duration::from_secs(2))?,
+                }),
+                None => None,
+            },
             auth_mode,
             iam_service_url,
             azure,
@@ -683,6 +714,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("REFRESH_TOKEN_REUSE_INTERVAL"), "{err}");
+    }
+
+    #[test]
+    fn redis_settings_hide_the_url() {
+        assert!(load(&[]).unwrap().redis.is_none());
+        let config = load(&[("REDIS_URL", "redis://:s3cret@cache:6379/0")]).unwrap();
+        let redis = config.redis.as_ref().unwrap();
+        assert_eq!(redis.key_prefix, "erp:");
+        assert_eq!(redis.timeout, Duration::from_secs(2));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let err = load(&[("REDIS_URL", "redis://x"), ("REDIS_TIMEOUT", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REDIS_TIMEOUT"), "{err}");
     }
 
     #[test]

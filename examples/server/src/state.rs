@@ -9,6 +9,7 @@ use erp_auth::{
     iam::{IamConfig, IamVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
     login::{ExternalAuthClient, ExternalAuthConfig, LoginService, spawn_rate_limit_purger},
+    redis::{RedisClient, RedisRateLimitStore},
     resolve::{RoleMapper, UserResolver},
     session::{CookieConfig, SessionCookies, SessionGuard, spawn_purger},
 };
@@ -55,6 +56,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
+    /// Redis, when `REDIS_URL` is set (login rate limits).
+    pub redis: Option<RedisClient>,
     /// Keeps the LISTEN connection alive (PostgreSQL).
     pub listener: Option<Arc<RevocationListener>>,
 }
@@ -112,9 +115,19 @@ impl AppState {
             _ => None,
         };
         spawn_purger(sessions.clone(), Duration::from_secs(600));
-        // Login budgets in the database: every instance on it shares them.
-        let rate_limits: Arc<dyn RateLimitStore> = Arc::new(SqlRateLimitStore::new(db.clone()));
-        spawn_rate_limit_purger(rate_limits.clone(), Duration::from_secs(600));
+        // Login budgets in Redis or in the database: every instance on it shares them.
+        let redis = match &config.redis {
+            Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
+            None => None,
+        };
+        let rate_limits: Arc<dyn RateLimitStore> = match &redis {
+            Some(client) => Arc::new(RedisRateLimitStore::new(client.clone())),
+            None => {
+                let store = Arc::new(SqlRateLimitStore::new(db.clone()));
+                spawn_rate_limit_purger(store.clone(), Duration::from_secs(600));
+                store
+            }
+        };
 
         let keys = KeyRing::new("k1", config.jwt_secret.as_bytes())?;
         let local = LocalJwtConfig::new(keys);
@@ -237,6 +250,7 @@ impl AppState {
             default_tenant,
             config: Arc::new(config),
             metrics,
+            redis,
             listener,
         })
     }

@@ -324,3 +324,150 @@ async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
     let (status, body) = call(&a, "POST", "/auth/login", None, Some(good)).await;
     assert_eq!(status, StatusCode::OK, "recovers with its store: {body}");
 }
+
+/// The test Redis (`ERP_TEST_REDIS_URL`, default the machine's `127.0.0.1:6379`).
+fn redis_addr() -> String {
+    let url =
+        std::env::var("ERP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    url.trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A TCP relay in front of Redis that the test can cut and restore, to take "Redis" down
+/// for these instances without touching the machine's server.
+struct Relay {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = redis_addr();
+        let task = tokio::spawn(async move {
+            // Connections live in the set: aborting the relay closes them all.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let upstream = upstream.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            task: Some(task),
+        }
+    }
+
+    async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_login_budget_holds_across_instances_fails_closed_and_recovers() {
+    let cluster = Cluster::new().await;
+    let prefix = format!("erp-test-{}:", uuid::Uuid::new_v4().simple());
+    let mut relay = Relay::start(0).await;
+    let url = format!("redis://127.0.0.1:{}", relay.port);
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REDIS_TIMEOUT", "500ms"),
+    ];
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    let wrong = json!({"username": "admin", "password": "not-the-password"});
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (status, body) = call(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {}: {body}",
+            i + 1
+        );
+    }
+    for app in [&a, &b] {
+        let (status, body, headers) =
+            call_full(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=600).contains(&retry), "Retry-After {retry}");
+    }
+    // The counters are in Redis, under this test's prefix, and not in the database.
+    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let rows: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {}.login_rate_limits", cluster.schema),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0);
+    let redis = redis_cli(&["--scan", "--pattern", &format!("{prefix}*")]);
+    assert!(redis.contains(&format!("{prefix}rl:")), "{redis:?}");
+
+    // Redis gone: logins fail closed on both instances.
+    let port = relay.port;
+    relay.cut().await;
+    let good = json!({"username": "accountant1", "password": "account123"});
+    for app in [&a, &b] {
+        let (status, body) = call(app, "POST", "/auth/login", None, Some(good.clone())).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+    // Redis back: they recover by themselves.
+    let _relay = Relay::start(port).await;
+    let started = Instant::now();
+    loop {
+        let (status, body) = call(&a, "POST", "/auth/login", None, Some(good.clone())).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no recovery 20 s after Redis returned"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "logins recovered {:?} after Redis returned",
+        started.elapsed()
+    );
+    redis_cli_del_prefix(&prefix);
+}
+
+fn redis_cli(args: &[&str]) -> String {
+    let addr = redis_addr();
+    let (host, port) = addr.split_once(':').unwrap_or((&addr, "6379"));
+    let out = std::process::Command::new("redis-cli")
+        .args(["-h", host, "-p", port])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn redis_cli_del_prefix(prefix: &str) {
+    for key in redis_cli(&["--scan", "--pattern", &format!("{prefix}*")]).lines() {
+        redis_cli(&["DEL", key]);
+    }
+}
