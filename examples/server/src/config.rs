@@ -192,6 +192,9 @@ pub struct ServerConfig {
     /// `REFRESH_TOKEN_REUSE_INTERVAL` (default 10 s; `0` = strict): how long a just-rotated
     /// refresh token may be presented again (two tabs, a retry) without counting as theft.
     pub refresh_token_reuse_interval: Duration,
+    /// `REVOCATION_MAX_STALENESS` (default 5 s): while the revocation feed (LISTEN) is
+    /// down, cached session answers are trusted at most this long.
+    pub revocation_max_staleness: Duration,
     /// `REDIS_URL` and friends: login rate limits in Redis instead of the database.
     pub redis: Option<RedisSettings>,
     /// `AUTH_MODE`.
@@ -452,6 +455,18 @@ impl ServerConfig {
                 "REFRESH_TOKEN_REUSE_INTERVAL",
                 Duration::from_secs(10),
             )?,
+            revocation_max_staleness: match duration(
+                "REVOCATION_MAX_STALENESS",
+                Duration::from_secs(5),
+            )? {
+                d if d < Duration::from_millis(200) => {
+                    return Err(Error::config(
+                        "REVOCATION_MAX_STALENESS",
+                        "must be at least 200ms (the feed's heartbeat runs at a quarter of it)",
+                    ));
+                }
+                d => d,
+            },
             redis: match get("REDIS_URL") {
                 Some(url) => Some(RedisSettings {
                     url: url.trim().to_owned(),
@@ -728,6 +743,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("REDIS_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn revocation_max_staleness() {
+        assert_eq!(
+            load(&[]).unwrap().revocation_max_staleness,
+            Duration::from_secs(5)
+        );
+        let c = load(&[("REVOCATION_MAX_STALENESS", "2s")]).unwrap();
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(2));
+        for bad in ["0", "50ms", "later"] {
+            let err = load(&[("REVOCATION_MAX_STALENESS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("REVOCATION_MAX_STALENESS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -109,11 +109,20 @@ impl AppState {
             seed::dev_users(&*users, default_tenant).await?;
         }
 
-        let guard = SessionGuard::new(sessions.clone());
+        let mut guard = SessionGuard::new(sessions.clone());
+        let staleness = config.revocation_max_staleness;
         let listener = match &db {
-            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start(pg.config()))),
+            // A heartbeat at a quarter of the bound: a silently dead feed is noticed (and
+            // replaced) well within it.
+            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start_with_heartbeat(
+                pg.config(),
+                staleness / 4,
+            ))),
             _ => None,
         };
+        if let Some(l) = &listener {
+            guard = guard.with_revocation_feed(l.status(), staleness);
+        }
         spawn_purger(sessions.clone(), Duration::from_secs(600));
         // Login budgets in Redis or in the database: every instance on it shares them.
         let redis = match &config.redis {

@@ -62,13 +62,28 @@ struct Cluster {
     dir: tempfile::TempDir,
 }
 
+/// The listeners' backends of this cluster's instances (`application_name` carries the
+/// schema, so other test runs on the server are left alone).
+async fn listener_pids(client: &tokio_postgres::Client, schema: &str) -> Vec<i32> {
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&format!("erp-toolkit-listener {schema}")],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 impl Cluster {
     async fn new() -> Self {
         let base = std::env::var("ERP_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         // The schema goes into search_path through libpq's `options`.
-        let url = format!("{base}?options=-c%20search_path%3D{schema}");
+        let url = format!("{base}?options=-c%20search_path%3D{schema}&application_name={schema}");
         let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
             .await
             .unwrap();
@@ -470,4 +485,115 @@ fn redis_cli_del_prefix(prefix: &str) {
     for key in redis_cli(&["--scan", "--pattern", &format!("{prefix}*")]).lines() {
         redis_cli(&["DEL", key]);
     }
+}
+
+/// Logs in on A, has B cache the session, then revokes it on A while `outage` is done to
+/// the listeners; returns how long B took to refuse the session.
+async fn revocation_on_a_reaches_b_despite(
+    cluster: &Cluster,
+    a: &Router,
+    b: &Router,
+    outage: impl AsyncFnOnce(&tokio_postgres::Client, &[i32]),
+) -> Duration {
+    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let started = Instant::now();
+    let pids = loop {
+        let pids = listener_pids(&client, &cluster.schema).await;
+        if pids.len() == 2 {
+            break pids;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "listeners: {pids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (status, health) = call(b, "GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(
+        health["checks"]["revocation_feed"]["status"], "ok",
+        "{health}"
+    );
+    let token = login(a).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK,
+        "from B's cache"
+    );
+    outage(&client, &pids).await;
+    let (status, _) = call(a, "POST", "/auth/logout", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoked = Instant::now();
+    loop {
+        let (status, _) = call(b, "GET", "/auth/me", Some(&token), None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            return revoked.elapsed();
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(30),
+            "B still accepts a session revoked 30 s ago"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_revocation_is_honoured_within_the_bound_when_the_listener_is_killed() {
+    let cluster = Cluster::new().await;
+    let env = [("REVOCATION_MAX_STALENESS", "2s")];
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    let took = revocation_on_a_reaches_b_despite(&cluster, &a, &b, async |client, pids| {
+        for pid in pids {
+            client
+                .execute("SELECT pg_terminate_backend($1)", &[pid])
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    eprintln!("revocation honoured by B {took:?} after the listeners were killed");
+    assert!(
+        took <= Duration::from_secs(2) + Duration::from_millis(500),
+        "{took:?}"
+    );
+}
+
+/// A listener whose backend stops answering (SIGSTOP: a partition, a hung server) gets
+/// no error and no notification: only the heartbeat and the staleness bound notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_revocation_is_honoured_within_the_bound_when_the_listener_hangs() {
+    let cluster = Cluster::new().await;
+    let env = [("REVOCATION_MAX_STALENESS", "2s")];
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    let stopped = std::sync::Mutex::new(Vec::new());
+    let took = revocation_on_a_reaches_b_despite(&cluster, &a, &b, async |_, pids| {
+        for pid in pids {
+            let ok = std::process::Command::new("kill")
+                .args(["-STOP", &pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot stop backend {pid}: the test needs the PostgreSQL server local and signalable");
+            stopped.lock().unwrap().push(*pid);
+        }
+    })
+    .await;
+    for pid in stopped.lock().unwrap().iter() {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status();
+    }
+    eprintln!("revocation honoured by B {took:?} after the listeners hung");
+    assert!(
+        took <= Duration::from_secs(2) + Duration::from_millis(500),
+        "{took:?}"
+    );
 }
