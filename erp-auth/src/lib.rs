@@ -52,6 +52,9 @@ pub mod local;
 pub mod login;
 pub mod metrics;
 pub mod password;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod resolve;
 pub mod session;
 #[cfg(feature = "testkit")]

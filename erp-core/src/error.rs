@@ -27,6 +27,8 @@ pub enum Backend {
     Mssql,
     /// The in-memory test doubles.
     Memory,
+    /// Redis, a shared part of several instances (login rate limits), in `erp-auth`.
+    Redis,
 }
 
 impl Backend {
@@ -37,6 +39,7 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Mssql => "mssql",
             Backend::Memory => "memory",
+            Backend::Redis => "redis",
         }
     }
 }

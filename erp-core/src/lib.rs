@@ -35,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod feed;
 mod id;
 pub mod memory;
 mod model;
@@ -43,6 +44,7 @@ pub mod sql;
 pub mod time;
 
 pub use error::{Backend, BoxError, Error, Result};
+pub use feed::FeedStatus;
 pub use id::{TenantId, UserId};
 pub use model::{
     AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant,
@@ -50,6 +52,6 @@ pub use model::{
     RevocationWatermarks, Role, Session, SessionId, Tenant, User, is_token_id,
 };
 pub use repo::{
-    AuditSink, FanoutAuditSink, RefreshTokenStore, SessionStore, TenantRepository,
+    AuditSink, FanoutAuditSink, RateLimitStore, RefreshTokenStore, SessionStore, TenantRepository,
     TokenRevocationStore, TracingAuditSink, UserRepository,
 };

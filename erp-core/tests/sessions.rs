@@ -16,6 +16,12 @@ async fn tenant_user(h: &Harness, slug: &str) -> (TenantId, UserId) {
     (t.id, u.id)
 }
 
+/// No reuse grace: every replay of a used token is theft.
+const STRICT: Duration = Duration::zero();
+
+/// The default `REFRESH_TOKEN_REUSE_INTERVAL`.
+const GRACE: Duration = Duration::seconds(10);
+
 fn new_session(tenant: TenantId, user: UserId, ttl: Duration) -> NewSession {
     NewSession {
         id: SessionId::generate(),
@@ -263,7 +269,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     assert_eq!(first.token.tenant(), t);
     let RefreshOutcome::Rotated(second) = h
         .refresh
-        .rotate_refresh(&first.token, Utc::now(), day)
+        .rotate_refresh(&first.token, Utc::now(), day, STRICT)
         .await
         .unwrap()
     else {
@@ -274,7 +280,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     assert_ne!(second.token, first.token);
     let RefreshOutcome::Rotated(third) = h
         .refresh
-        .rotate_refresh(&second.token, Utc::now(), day)
+        .rotate_refresh(&second.token, Utc::now(), day, STRICT)
         .await
         .unwrap()
     else {
@@ -283,7 +289,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     // Replaying the first token: theft. The family and the session end.
     let reuse = h
         .refresh
-        .rotate_refresh(&first.token, Utc::now(), day)
+        .rotate_refresh(&first.token, Utc::now(), day, STRICT)
         .await
         .unwrap();
     assert!(
@@ -292,7 +298,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     );
     assert!(matches!(
         h.refresh
-            .rotate_refresh(&third.token, Utc::now(), day)
+            .rotate_refresh(&third.token, Utc::now(), day, STRICT)
             .await
             .unwrap(),
         RefreshOutcome::Invalid
@@ -310,7 +316,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     // Unknown, expired, and tokens of revoked sessions.
     assert!(matches!(
         h.refresh
-            .rotate_refresh(&RefreshToken::generate(t), Utc::now(), day)
+            .rotate_refresh(&RefreshToken::generate(t), Utc::now(), day, STRICT)
             .await
             .unwrap(),
         RefreshOutcome::Invalid
@@ -327,7 +333,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
         .unwrap();
     assert!(matches!(
         h.refresh
-            .rotate_refresh(&short.token, Utc::now(), day)
+            .rotate_refresh(&short.token, Utc::now(), day, STRICT)
             .await
             .unwrap(),
         RefreshOutcome::Expired
@@ -336,7 +342,7 @@ async fn refresh_rotation_and_reuse(h: Harness) {
     h.sessions.revoke(t, &s2.id, Utc::now()).await.unwrap();
     assert!(matches!(
         h.refresh
-            .rotate_refresh(&live.token, Utc::now(), day)
+            .rotate_refresh(&live.token, Utc::now(), day, STRICT)
             .await
             .unwrap(),
         RefreshOutcome::Invalid
@@ -366,7 +372,11 @@ async fn concurrent_refreshes_one_wins_family_revoked(h: Harness) {
     let outcomes = futures::future::join_all((0..20).map(|_| {
         let refresh = h.refresh.clone();
         let token = token.clone();
-        tokio::spawn(async move { refresh.rotate_refresh(&token, Utc::now(), day).await })
+        tokio::spawn(async move {
+            refresh
+                .rotate_refresh(&token, Utc::now(), day, STRICT)
+                .await
+        })
     }))
     .await;
     let mut rotated = Vec::new();
@@ -385,7 +395,7 @@ async fn concurrent_refreshes_one_wins_family_revoked(h: Harness) {
     assert!(
         matches!(
             h.refresh
-                .rotate_refresh(&winner.token, Utc::now(), day)
+                .rotate_refresh(&winner.token, Utc::now(), day, STRICT)
                 .await
                 .unwrap(),
             RefreshOutcome::Invalid
@@ -450,6 +460,241 @@ async fn revoked_provider_tokens(h: Harness) {
     );
 }
 
+async fn concurrent_refreshes_within_reuse_interval_keep_the_family(h: Harness) {
+    let (t, u) = tenant_user(&h, "tabs").await;
+    let s = h
+        .sessions
+        .create(new_session(t, u, Duration::hours(1)))
+        .await
+        .unwrap();
+    let day = Utc::now() + Duration::days(1);
+    let first = h.refresh.issue_refresh(t, &s.id, u, day).await.unwrap();
+    let outcomes = futures::future::join_all((0..20).map(|_| {
+        let refresh = h.refresh.clone();
+        let token = first.token.clone();
+        tokio::spawn(async move { refresh.rotate_refresh(&token, Utc::now(), day, GRACE).await })
+    }))
+    .await;
+    let mut rotated = 0;
+    let mut issued = Vec::new();
+    for o in outcomes {
+        match o.unwrap().unwrap() {
+            RefreshOutcome::Rotated(next) => {
+                rotated += 1;
+                issued.push(next);
+            }
+            RefreshOutcome::Reissued(next) => issued.push(next),
+            other => panic!("every racing refresh succeeds, got {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1, "one claim wins, the others are reissued");
+    assert_eq!(issued.len(), 20);
+    assert!(issued.iter().all(|n| n.family_id == first.family_id));
+    assert!(issued.iter().all(|n| n.session_id == s.id));
+    let mut hashes: Vec<_> = issued.iter().map(|n| n.token.hash()).collect();
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 20, "every answer is a distinct token");
+    assert!(
+        h.sessions
+            .get(t, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active_at(Utc::now()),
+        "the user stays signed in"
+    );
+    // A reissued token is a live member of the family.
+    let tab = issued.pop().unwrap();
+    let RefreshOutcome::Rotated(current) = h
+        .refresh
+        .rotate_refresh(&tab.token, Utc::now(), day, GRACE)
+        .await
+        .unwrap()
+    else {
+        panic!("a reissued token rotates");
+    };
+
+    // The first token again, after the interval: theft. Family and session end.
+    let late = Utc::now() + GRACE + Duration::seconds(1);
+    let replay = h
+        .refresh
+        .rotate_refresh(&first.token, late, day, GRACE)
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, RefreshOutcome::Reused { ref session_id, .. } if *session_id == s.id),
+        "{replay:?}"
+    );
+    for dead in [&current, &issued[0]] {
+        assert!(
+            matches!(
+                h.refresh
+                    .rotate_refresh(&dead.token, Utc::now(), day, GRACE)
+                    .await
+                    .unwrap(),
+                RefreshOutcome::Invalid
+            ),
+            "the family's current tokens are dead too"
+        );
+    }
+    assert!(
+        h.sessions
+            .get(t, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+async fn reuse_interval_spares_only_the_latest_parent(h: Harness) {
+    let (t, u) = tenant_user(&h, "ancestor").await;
+    let s = h
+        .sessions
+        .create(new_session(t, u, Duration::hours(1)))
+        .await
+        .unwrap();
+    let day = Utc::now() + Duration::days(1);
+    let first = h.refresh.issue_refresh(t, &s.id, u, day).await.unwrap();
+    let RefreshOutcome::Rotated(second) = h
+        .refresh
+        .rotate_refresh(&first.token, Utc::now(), day, GRACE)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh token rotates");
+    };
+    // The immediate parent of the current token, within the interval: reissued.
+    assert!(matches!(
+        h.refresh
+            .rotate_refresh(&first.token, Utc::now(), day, GRACE)
+            .await
+            .unwrap(),
+        RefreshOutcome::Reissued(ref n) if n.family_id == first.family_id
+    ));
+    let RefreshOutcome::Rotated(third) = h
+        .refresh
+        .rotate_refresh(&second.token, Utc::now(), day, GRACE)
+        .await
+        .unwrap()
+    else {
+        panic!("its successor rotates");
+    };
+    // `first` is now an older ancestor: still within the interval, yet theft.
+    let replay = h
+        .refresh
+        .rotate_refresh(&first.token, Utc::now(), day, GRACE)
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, RefreshOutcome::Reused { .. }),
+        "{replay:?}"
+    );
+    assert!(matches!(
+        h.refresh
+            .rotate_refresh(&third.token, Utc::now(), day, GRACE)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    ));
+
+    // Strict: the immediate parent replayed at once is theft as well.
+    let s2 = h
+        .sessions
+        .create(new_session(t, u, Duration::hours(1)))
+        .await
+        .unwrap();
+    let one = h.refresh.issue_refresh(t, &s2.id, u, day).await.unwrap();
+    assert!(matches!(
+        h.refresh
+            .rotate_refresh(&one.token, Utc::now(), day, STRICT)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated(_)
+    ));
+    assert!(matches!(
+        h.refresh
+            .rotate_refresh(&one.token, Utc::now(), day, STRICT)
+            .await
+            .unwrap(),
+        RefreshOutcome::Reused { .. }
+    ));
+
+    // Within the interval, but the session was revoked meanwhile: nothing is reissued.
+    let s3 = h
+        .sessions
+        .create(new_session(t, u, Duration::hours(1)))
+        .await
+        .unwrap();
+    let a = h.refresh.issue_refresh(t, &s3.id, u, day).await.unwrap();
+    assert!(matches!(
+        h.refresh
+            .rotate_refresh(&a.token, Utc::now(), day, GRACE)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated(_)
+    ));
+    h.sessions.revoke(t, &s3.id, Utc::now()).await.unwrap();
+    let after_logout = h
+        .refresh
+        .rotate_refresh(&a.token, Utc::now(), day, GRACE)
+        .await
+        .unwrap();
+    assert!(
+        matches!(after_logout, RefreshOutcome::Invalid),
+        "{after_logout:?}"
+    );
+}
+
+async fn rate_limit_counters_are_atomic_and_purged(h: Harness) {
+    let start = Utc::now() - Duration::seconds(30);
+    let end = start + Duration::minutes(5);
+    let key = "user:acme:alice";
+    // Concurrent hits (as from several instances) each see their own count.
+    let counts = futures::future::join_all((0..20).map(|_| {
+        let limits = h.limits.clone();
+        tokio::spawn(async move { limits.hit(key, start, end).await })
+    }))
+    .await;
+    let mut counts: Vec<u64> = counts.into_iter().map(|c| c.unwrap().unwrap()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<_>>());
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 20);
+    let previous = start - Duration::minutes(5);
+    assert_eq!(h.limits.count(key, previous).await.unwrap(), 0);
+    assert_eq!(
+        h.limits.hit(key, previous, start).await.unwrap(),
+        1,
+        "windows apart"
+    );
+    assert_eq!(
+        h.limits.hit("ip:203.0.113.9", start, end).await.unwrap(),
+        1,
+        "keys apart"
+    );
+
+    // Expired windows go, live ones stay.
+    assert_eq!(
+        h.limits
+            .purge_expired(start + Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(h.limits.count(key, previous).await.unwrap(), 0);
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 20);
+
+    h.limits.reset(key).await.unwrap();
+    assert_eq!(h.limits.count(key, start).await.unwrap(), 0);
+    assert_eq!(
+        h.limits.count("ip:203.0.113.9", start).await.unwrap(),
+        1,
+        "a reset forgets one key only"
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $harness:path) => {
         mod $backend {
@@ -468,6 +713,9 @@ macro_rules! conformance {
             case!(refresh_rotation_and_reuse);
             case!(concurrent_refreshes_one_wins_family_revoked);
             case!(revoked_provider_tokens);
+            case!(concurrent_refreshes_within_reuse_interval_keep_the_family);
+            case!(reuse_interval_spares_only_the_latest_parent);
+            case!(rate_limit_counters_are_atomic_and_purged);
         }
     };
 }

@@ -7,5 +7,5 @@ mod ratelimit;
 mod service;
 
 pub use external::{ExternalAuthClient, ExternalAuthConfig, ExternalError, ExternalUser};
-pub use ratelimit::SlidingWindow;
+pub use ratelimit::{RateLimiter, Verdict, spawn_rate_limit_purger};
 pub use service::{LoginRequest, LoginResult, LoginService, LoginServiceBuilder, LoginUser};

@@ -3,12 +3,12 @@ use std::{fmt, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use erp_core::{
     AuditSink, AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, NewSession, Principal,
-    RefreshOutcome, RefreshToken, RefreshTokenStore, Role, SessionId, SessionStore, TenantId,
-    TenantRepository, TracingAuditSink, User, UserId, UserRepository,
+    RateLimitStore, RefreshOutcome, RefreshToken, RefreshTokenStore, Role, SessionId, SessionStore,
+    TenantId, TenantRepository, TracingAuditSink, User, UserId, UserRepository,
 };
 use serde::Serialize;
 
-use super::{ExternalAuthClient, ExternalError, SlidingWindow};
+use super::{ExternalAuthClient, ExternalError, RateLimiter, Verdict};
 use crate::{
     AuthError,
     local::{LocalTokenIssuer, TokenRequest},
@@ -104,13 +104,15 @@ struct Inner {
     hasher: PasswordHasher,
     external: Option<ExternalAuthClient>,
     local_fallback: bool,
-    per_user: SlidingWindow,
-    per_ip: SlidingWindow,
+    limits_store: Arc<dyn RateLimitStore>,
+    per_user: RateLimiter,
+    per_ip: RateLimiter,
     audit: Arc<dyn AuditSink>,
     guard: Option<SessionGuard>,
     default_tenant: Option<TenantId>,
     session_ttl: Duration,
     refresh_buffer: Duration,
+    refresh_reuse_interval: Duration,
 }
 
 /// Logs people in, refreshes and ends their sessions.
@@ -160,8 +162,19 @@ impl LoginServiceBuilder {
     /// Attempts allowed per username and per client address in `window` (defaults: 10
     /// per username, 100 per address, per 5 minutes; 0 disables a limit).
     pub fn with_rate_limits(mut self, per_user: usize, per_ip: usize, window: Duration) -> Self {
-        self.inner.per_user = SlidingWindow::new(per_user, window);
-        self.inner.per_ip = SlidingWindow::new(per_ip, window);
+        let store = self.inner.limits_store.clone();
+        self.inner.per_user = RateLimiter::new(store.clone(), per_user, window);
+        self.inner.per_ip = RateLimiter::new(store, per_ip, window);
+        self
+    }
+
+    /// Where attempts are counted (default: in this process only). Give every instance
+    /// the same shared store (`SqlRateLimitStore`, Redis) and the budget holds in total.
+    /// Call before [`with_rate_limits`](Self::with_rate_limits) or after: the limits stay.
+    pub fn with_rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
+        self.inner.per_user = self.inner.per_user.with_store(store.clone());
+        self.inner.per_ip = self.inner.per_ip.with_store(store.clone());
+        self.inner.limits_store = store;
         self
     }
 
@@ -195,6 +208,15 @@ impl LoginServiceBuilder {
         self
     }
 
+    /// How long a just-rotated refresh token may be presented again without counting as
+    /// theft (`REFRESH_TOKEN_REUSE_INTERVAL`, default 10 s; zero is strict): two tabs or
+    /// a client retry racing one refresh then each get a token of the same family
+    /// instead of signing the user out. See [`RefreshTokenStore::rotate_refresh`].
+    pub fn with_refresh_reuse_interval(mut self, interval: Duration) -> Self {
+        self.inner.refresh_reuse_interval = interval;
+        self
+    }
+
     /// Finishes.
     pub fn build(self) -> LoginService {
         LoginService {
@@ -218,6 +240,7 @@ impl LoginService {
         refresh: Arc<dyn RefreshTokenStore>,
         issuer: LocalTokenIssuer,
     ) -> LoginServiceBuilder {
+        let limits_store: Arc<dyn RateLimitStore> = Arc::new(erp_core::memory::MemoryStore::new());
         LoginServiceBuilder {
             inner: Inner {
                 users,
@@ -228,13 +251,15 @@ impl LoginService {
                 hasher: PasswordHasher::new(),
                 external: None,
                 local_fallback: false,
-                per_user: SlidingWindow::new(10, Duration::from_secs(300)),
-                per_ip: SlidingWindow::new(100, Duration::from_secs(300)),
+                limits_store: limits_store.clone(),
+                per_user: RateLimiter::new(limits_store.clone(), 10, Duration::from_secs(300)),
+                per_ip: RateLimiter::new(limits_store, 100, Duration::from_secs(300)),
                 audit: Arc::new(TracingAuditSink),
                 guard: None,
                 default_tenant: None,
                 session_ttl: Duration::from_secs(12 * 3600),
                 refresh_buffer: Duration::from_secs(60),
+                refresh_reuse_interval: Duration::from_secs(10),
             },
         }
     }
@@ -265,6 +290,23 @@ impl LoginService {
         }
     }
 
+    /// The per-address limit, then the per-username one (an address over its budget
+    /// does not spend the username's); `Some(wait)` when either refuses.
+    async fn rate_limited(
+        &self,
+        ip_key: &str,
+        user_key: &str,
+    ) -> Result<Option<Duration>, erp_core::Error> {
+        let now = Utc::now();
+        if let Verdict::Limited(wait) = self.inner.per_ip.attempt(ip_key, now).await? {
+            return Ok(Some(wait));
+        }
+        Ok(match self.inner.per_user.attempt(user_key, now).await? {
+            Verdict::Limited(wait) => Some(wait),
+            Verdict::Allowed => None,
+        })
+    }
+
     /// Checks the credentials and opens a session.
     pub async fn login(&self, req: LoginRequest) -> Result<LoginResult, AuthError> {
         let username = req.username.trim();
@@ -279,19 +321,26 @@ impl LoginService {
             ));
         }
         let tenant = self.tenant(req.tenant.as_deref()).await?;
-        let user_key = format!("{tenant}:{}", username.to_lowercase());
-        let ip_key = req.ip.clone().unwrap_or_default();
+        // Prefixed: one store holds both limits.
+        let user_key = format!("user:{tenant}:{}", username.to_lowercase());
+        let ip_key = format!("ip:{}", req.ip.as_deref().unwrap_or_default());
         let event = |kind| {
             AuthEvent::new(tenant, kind)
                 .with_username(username)
                 .with_client(req.ip.as_deref(), req.user_agent.as_deref())
         };
-        let limited = self
-            .inner
-            .per_ip
-            .attempt(&ip_key)
-            .and_then(|()| self.inner.per_user.attempt(&user_key));
-        if let Err(retry_after) = limited {
+        let limited = match self.rate_limited(&ip_key, &user_key).await {
+            Ok(limited) => limited,
+            Err(e) => {
+                // Fail closed: without its counters a limiter is no limit at all.
+                tracing::warn!(error = %e, "login rate limit store unavailable");
+                self.audit(event(AuthEventKind::Login).failed("RATE_LIMIT_UNAVAILABLE"))
+                    .await;
+                crate::metrics::login("any", "UPSTREAM_UNAVAILABLE");
+                return Err(AuthError::StoreUnavailable(e));
+            }
+        };
+        if let Some(retry_after) = limited {
             self.audit(event(AuthEventKind::Login).failed("RATE_LIMITED"))
                 .await;
             crate::metrics::login("any", "RATE_LIMITED");
@@ -323,7 +372,10 @@ impl LoginService {
             crate::metrics::login(method.as_str(), "ACCOUNT_DISABLED");
             return Err(AuthError::AccountDisabled);
         }
-        self.inner.per_user.reset(&user_key);
+        if let Err(e) = self.inner.per_user.reset(&user_key).await {
+            // The login stands; the username's earlier failures just count a while longer.
+            tracing::warn!(error = %e, "login rate limit not reset");
+        }
         let result = self
             .open_session(
                 &user,
@@ -534,14 +586,22 @@ impl LoginService {
         let token = RefreshToken::parse(token).map_err(|_| AuthError::InvalidCredentials)?;
         let tenant = token.tenant();
         let now = Utc::now();
+        // A reuse interval beyond chrono's range is as good as "always within".
+        let reuse_interval = chrono::Duration::from_std(self.inner.refresh_reuse_interval)
+            .unwrap_or(chrono::Duration::MAX);
         // The successor lives as long as the session; rotation never extends it.
         let outcome = self
             .inner
             .refresh
-            .rotate_refresh(&token, now, now + chrono::Duration::days(365))
+            .rotate_refresh(
+                &token,
+                now,
+                now + chrono::Duration::days(365),
+                reuse_interval,
+            )
             .await?;
         match outcome {
-            RefreshOutcome::Rotated(next) => {
+            RefreshOutcome::Rotated(next) | RefreshOutcome::Reissued(next) => {
                 let session = self
                     .inner
                     .sessions

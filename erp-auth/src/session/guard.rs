@@ -7,7 +7,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use erp_core::{Principal, RevocationEvent, SessionId, SessionStore, TenantId, UserId};
+use erp_core::{FeedStatus, Principal, RevocationEvent, SessionId, SessionStore, TenantId, UserId};
 use tokio::{sync::broadcast, time::Instant};
 
 use super::cache::{MarkEntry, RevocationCache, SessionEntry};
@@ -33,6 +33,8 @@ struct Inner {
     touch_interval: Duration,
     grace: Option<Duration>,
     max_entries: usize,
+    /// The revocation feed followed and the bound on trust while it is not fresh.
+    feed: Option<(Arc<FeedStatus>, Duration)>,
     last_touch: std::sync::Mutex<std::collections::HashMap<(TenantId, SessionId), Instant>>,
     stats: SessionGuardStats,
 }
@@ -86,6 +88,7 @@ impl SessionGuard {
             Duration::from_secs(60),
             None,
             100_000,
+            None,
         )
     }
 
@@ -95,6 +98,7 @@ impl SessionGuard {
         touch_interval: Duration,
         grace: Option<Duration>,
         max_entries: usize,
+        feed: Option<(Arc<FeedStatus>, Duration)>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -104,6 +108,7 @@ impl SessionGuard {
                 touch_interval,
                 grace,
                 max_entries,
+                feed,
                 last_touch: std::sync::Mutex::new(std::collections::HashMap::new()),
                 stats: SessionGuardStats::default(),
             }),
@@ -114,7 +119,7 @@ impl SessionGuard {
         let i = &self.inner;
         let mut p = (i.entry_ttl, i.touch_interval, i.grace, i.cache_max());
         f(&mut p);
-        Self::build(Arc::clone(&i.store), p.0, p.1, p.2, p.3)
+        Self::build(Arc::clone(&i.store), p.0, p.1, p.2, p.3, i.feed.clone())
     }
 
     // The `with_*` settings build a fresh guard: call them before `follow` and before
@@ -140,6 +145,33 @@ impl SessionGuard {
     /// Largest number of cached entries (default 100 000).
     pub fn with_max_entries(self, max: usize) -> Self {
         self.rebuild(|p| p.3 = max.max(1))
+    }
+
+    /// Bounds staleness by the revocation feed this guard follows
+    /// (`REVOCATION_MAX_STALENESS`): while `feed` is not fresh (disconnected, or silent
+    /// for longer than `max_staleness`), a cached answer older than `max_staleness` is
+    /// not trusted: the store is asked, and its being down too is a 503 (no grace
+    /// period then). A revocation made anywhere is thus honoured here within
+    /// `max_staleness`, whatever happens to the feed.
+    pub fn with_revocation_feed(self, feed: Arc<FeedStatus>, max_staleness: Duration) -> Self {
+        let mut guard = self.rebuild(|_| {});
+        if let Some(inner) = Arc::get_mut(&mut guard.inner) {
+            inner.feed = Some((feed, max_staleness));
+        }
+        guard
+    }
+
+    /// The followed feed and its staleness bound, when one was given.
+    pub fn revocation_feed(&self) -> Option<(&Arc<FeedStatus>, Duration)> {
+        self.inner.feed.as_ref().map(|(f, d)| (f, *d))
+    }
+
+    /// Whether a cached answer of this age may be trusted as far as the feed goes.
+    fn feed_covers(&self, loaded_at: Instant) -> bool {
+        match &self.inner.feed {
+            None => true,
+            Some((feed, bound)) => feed.is_fresh(*bound) || loaded_at.elapsed() <= *bound,
+        }
     }
 
     /// The counters.
@@ -222,13 +254,15 @@ impl SessionGuard {
     }
 
     fn fresh(&self, loaded_at: Instant) -> bool {
-        loaded_at.elapsed() <= self.inner.entry_ttl
+        loaded_at.elapsed() <= self.inner.entry_ttl && self.feed_covers(loaded_at)
     }
 
     fn within_grace(&self, loaded_at: Instant) -> bool {
-        self.inner
-            .grace
-            .is_some_and(|g| loaded_at.elapsed() <= self.inner.entry_ttl + g)
+        self.feed_covers(loaded_at)
+            && self
+                .inner
+                .grace
+                .is_some_and(|g| loaded_at.elapsed() <= self.inner.entry_ttl + g)
     }
 
     async fn session_entry(

@@ -4,6 +4,7 @@
 //! asked to explicitly.
 
 mod audit;
+mod ratelimit;
 mod refresh;
 mod sessions;
 mod tokens;
@@ -50,6 +51,8 @@ struct State {
     tenant_marks: HashMap<TenantId, chrono::DateTime<chrono::Utc>>,
     /// Revoked provider tokens and their expiry.
     revoked_tokens: HashMap<(TenantId, String), chrono::DateTime<chrono::Utc>>,
+    /// Login attempt counters: (key, window start) -> (count, expires at).
+    rate_limits: HashMap<(String, i64), (u64, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// A stored refresh token (keyed by its hash).

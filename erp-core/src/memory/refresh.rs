@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use super::{MemoryStore, RefreshRow};
 use crate::{
     Error, IssuedRefreshToken, RefreshOutcome, RefreshToken, RefreshTokenStore, Result, SessionId,
-    TenantId, UserId, time::truncate_micros,
+    TenantId, UserId, model::within_reuse_interval, time::truncate_micros,
 };
 
 impl MemoryStore {
@@ -67,6 +67,7 @@ impl RefreshTokenStore for MemoryStore {
         token: &RefreshToken,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        reuse_interval: chrono::Duration,
     ) -> Result<RefreshOutcome> {
         let now = truncate_micros(now);
         let tenant = token.tenant();
@@ -83,7 +84,22 @@ impl RefreshTokenStore for MemoryStore {
             if row.revoked_at.is_some() {
                 return Ok(RefreshOutcome::Invalid);
             }
-            if row.used_at.is_some() {
+            if let Some(used_at) = row.used_at {
+                let latest = !state.refresh.values().any(|r| {
+                    r.tenant == tenant
+                        && r.family == row.family
+                        && r.used_at.is_some_and(|u| u > used_at)
+                });
+                let active = state
+                    .sessions
+                    .get(&(tenant, row.session.clone()))
+                    .is_some_and(|s| s.is_active_at(now));
+                if latest && active && within_reuse_interval(used_at, now, reuse_interval) {
+                    drop(state);
+                    return self
+                        .insert_refresh(tenant, row.family, &row.session, row.user, next_expires_at)
+                        .map(RefreshOutcome::Reissued);
+                }
                 for r in state.refresh.values_mut() {
                     if r.tenant == tenant && r.family == row.family && r.revoked_at.is_none() {
                         r.revoked_at = Some(now);

@@ -11,6 +11,7 @@ mod validate;
 
 pub use audit::{AuthEvent, AuthEventKind};
 pub use principal::{AuthMethod, Principal, PrincipalKind};
+pub(crate) use refresh::within_reuse_interval;
 pub use refresh::{IssuedRefreshToken, RefreshOutcome, RefreshToken, RevocationEvent, is_token_id};
 pub use role::Role;
 pub use session::{NewSession, RevocationWatermarks, Session, SessionId};

@@ -65,6 +65,18 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
+/// Whether a replay of a token used at `used_at` falls in the reuse grace at `now`.
+///
+/// Strict (false) when `interval` is zero or negative. A `used_at` after `now` (another
+/// instance's clock ahead of ours) counts as just used.
+pub(crate) fn within_reuse_interval(
+    used_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    interval: chrono::Duration,
+) -> bool {
+    interval > chrono::Duration::zero() && now - used_at < interval
+}
+
 /// A refresh token just issued.
 #[derive(Debug, Clone)]
 pub struct IssuedRefreshToken {
@@ -86,6 +98,10 @@ pub struct IssuedRefreshToken {
 pub enum RefreshOutcome {
     /// The token was valid and is now used; here is its successor.
     Rotated(IssuedRefreshToken),
+    /// The token had just been rotated (it is the family's most recently used token,
+    /// within the reuse interval): a racing tab or a retry. Here is a fresh token of the
+    /// same family and session; nothing was revoked.
+    Reissued(IssuedRefreshToken),
     /// The token had already been used: likely stolen. Its whole family and its session
     /// are now revoked.
     Reused {

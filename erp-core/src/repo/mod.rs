@@ -5,6 +5,7 @@
 //! forgotten filter cannot leak another tenant's rows.
 
 mod audit;
+mod ratelimit;
 mod refresh;
 mod session;
 mod tenant;
@@ -12,6 +13,7 @@ mod token;
 mod user;
 
 pub use audit::{AuditSink, FanoutAuditSink, TracingAuditSink};
+pub use ratelimit::RateLimitStore;
 pub use refresh::RefreshTokenStore;
 pub use session::SessionStore;
 pub use tenant::TenantRepository;

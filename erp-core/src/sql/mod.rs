@@ -31,7 +31,8 @@ pub use migrate::{Migration, MigrationReport};
 #[cfg(feature = "postgres")]
 pub use postgres::{AdvisoryLock, PgConfig, PgExecutor, RevocationListener};
 pub use repo::{
-    SqlAuditSink, SqlSessionStore, SqlTenantRepository, SqlTokenRevocations, SqlUserRepository,
+    SqlAuditSink, SqlRateLimitStore, SqlSessionStore, SqlTenantRepository, SqlTokenRevocations,
+    SqlUserRepository,
 };
 pub use row::{Cell, FromCell, Row};
 #[cfg(feature = "sqlite")]

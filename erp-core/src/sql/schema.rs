@@ -95,6 +95,15 @@ pub(crate) enum RefreshTokens {
 }
 
 #[derive(Iden, Clone, Copy)]
+pub(crate) enum LoginRateLimits {
+    Table,
+    Key,
+    WindowStart,
+    Count,
+    ExpiresAt,
+}
+
+#[derive(Iden, Clone, Copy)]
 pub(crate) enum AuditEvents {
     Table,
     Id,

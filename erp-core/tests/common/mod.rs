@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use erp_core::{
-    RefreshTokenStore, SessionStore, TenantRepository, TokenRevocationStore, UserRepository,
+    RateLimitStore, RefreshTokenStore, SessionStore, TenantRepository, TokenRevocationStore,
+    UserRepository,
     memory::MemoryStore,
     sql::{
-        Database, PgConfig, PgExecutor, SqlSessionStore, SqlTenantRepository, SqlTokenRevocations,
-        SqlUserRepository, SqliteConfig,
+        Database, PgConfig, PgExecutor, SqlRateLimitStore, SqlSessionStore, SqlTenantRepository,
+        SqlTokenRevocations, SqlUserRepository, SqliteConfig,
     },
 };
 
@@ -95,6 +96,7 @@ pub struct Harness {
     pub sessions: Arc<dyn SessionStore>,
     pub refresh: Arc<dyn RefreshTokenStore>,
     pub tokens: Arc<dyn TokenRevocationStore>,
+    pub limits: Arc<dyn RateLimitStore>,
     _keep: Box<dyn std::any::Any + Send>,
 }
 
@@ -106,7 +108,8 @@ pub async fn harness_postgres() -> Harness {
         users: Arc::new(SqlUserRepository::new(db.clone())),
         sessions: Arc::new(SqlSessionStore::new(db.clone())),
         refresh: Arc::new(SqlSessionStore::new(db.clone())),
-        tokens: Arc::new(SqlTokenRevocations::new(db)),
+        tokens: Arc::new(SqlTokenRevocations::new(db.clone())),
+        limits: Arc::new(SqlRateLimitStore::new(db)),
         _keep: Box::new(guard),
     }
 }
@@ -118,7 +121,8 @@ pub async fn harness_sqlite() -> Harness {
         users: Arc::new(SqlUserRepository::new(db.clone())),
         sessions: Arc::new(SqlSessionStore::new(db.clone())),
         refresh: Arc::new(SqlSessionStore::new(db.clone())),
-        tokens: Arc::new(SqlTokenRevocations::new(db)),
+        tokens: Arc::new(SqlTokenRevocations::new(db.clone())),
+        limits: Arc::new(SqlRateLimitStore::new(db)),
         _keep: Box::new(dir),
     }
 }
@@ -130,7 +134,8 @@ pub async fn harness_memory() -> Harness {
         users: Arc::new(store.clone()),
         sessions: Arc::new(store.clone()),
         refresh: Arc::new(store.clone()),
-        tokens: Arc::new(store),
+        tokens: Arc::new(store.clone()),
+        limits: Arc::new(store),
         _keep: Box::new(()),
     }
 }

@@ -123,6 +123,26 @@ fn parse_verified_domains(value: &str, home: &str) -> Result<Vec<(String, String
     Ok(out)
 }
 
+/// Redis, shared by the instances (present when `REDIS_URL` is set).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL` (may carry a password: never printed).
+    pub url: String,
+    /// `REDIS_KEY_PREFIX` (default `erp:`): every key starts with it.
+    pub key_prefix: String,
+    /// `REDIS_TIMEOUT` (default 2 s): bound on each command and connection attempt.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// External auth API settings (present when `USE_EXTERNAL_AUTH=true`).
 #[derive(Debug, Clone)]
 pub struct ExternalSettings {
@@ -169,6 +189,14 @@ pub struct ServerConfig {
     pub session_cookie_secure: bool,
     /// `TOKEN_REFRESH_BUFFER` (default 60 s).
     pub token_refresh_buffer: Duration,
+    /// `REFRESH_TOKEN_REUSE_INTERVAL` (default 10 s; `0` = strict): how long a just-rotated
+    /// refresh token may be presented again (two tabs, a retry) without counting as theft.
+    pub refresh_token_reuse_interval: Duration,
+    /// `REVOCATION_MAX_STALENESS` (default 5 s): while the revocation feed (LISTEN) is
+    /// down, cached session answers are trusted at most this long.
+    pub revocation_max_staleness: Duration,
+    /// `REDIS_URL` and friends: login rate limits in Redis instead of the database.
+    pub redis: Option<RedisSettings>,
     /// `AUTH_MODE`.
     pub auth_mode: AuthMode,
     /// `IAM_SERVICE_URL` (required with `AUTH_MODE=iam_service`).
@@ -205,6 +233,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("auth_mode", &self.auth_mode)
             .field("azure", &self.azure.is_some())
             .field("external", &self.external.is_some())
+            .field("redis", &self.redis)
             .field("mssql", &self.mssql)
             .field("legacy_schema_check", &self.legacy_schema_check)
             .finish_non_exhaustive()
@@ -446,6 +475,30 @@ impl ServerConfig {
             session_sign_key,
             session_cookie_secure: flag("SESSION_COOKIE_SECURE", true)?,
             token_refresh_buffer: duration("TOKEN_REFRESH_BUFFER", Duration::from_secs(60))?,
+            refresh_token_reuse_interval: duration(
+                "REFRESH_TOKEN_REUSE_INTERVAL",
+                Duration::from_secs(10),
+            )?,
+            revocation_max_staleness: match duration(
+                "REVOCATION_MAX_STALENESS",
+                Duration::from_secs(5),
+            )? {
+                d if d < Duration::from_millis(200) => {
+                    return Err(Error::config(
+                        "REVOCATION_MAX_STALENESS",
+                        "must be at least 200ms (the feed's heartbeat runs at a quarter of it)",
+                    ));
+                }
+                d => d,
+            },
+            redis: match get("REDIS_URL") {
+                Some(url) => Some(RedisSettings {
+                    url: url.trim().to_owned(),
+                    key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "erp:".into()),
+                    timeout: duration("REDIS_TIMEOUT", Duration::from_secs(2))?,
+                }),
+                None => None,
+            },
             auth_mode,
             iam_service_url,
             azure,
@@ -705,6 +758,51 @@ mod tests {
         );
         assert!(legacy_sync_interval(Some("250ms".into())).is_err());
         assert!(legacy_sync_interval(Some("often".into())).is_err());
+    }
+
+    #[test]
+    fn refresh_token_reuse_interval() {
+        assert_eq!(
+            load(&[]).unwrap().refresh_token_reuse_interval,
+            Duration::from_secs(10),
+            "default"
+        );
+        let strict = load(&[("REFRESH_TOKEN_REUSE_INTERVAL", "0")]).unwrap();
+        assert_eq!(strict.refresh_token_reuse_interval, Duration::ZERO);
+        let err = load(&[("REFRESH_TOKEN_REUSE_INTERVAL", "a while")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REFRESH_TOKEN_REUSE_INTERVAL"), "{err}");
+    }
+
+    #[test]
+    fn redis_settings_hide_the_url() {
+        assert!(load(&[]).unwrap().redis.is_none());
+        let config = load(&[("REDIS_URL", "redis://:s3cret@cache:6379/0")]).unwrap();
+        let redis = config.redis.as_ref().unwrap();
+        assert_eq!(redis.key_prefix, "erp:");
+        assert_eq!(redis.timeout, Duration::from_secs(2));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let err = load(&[("REDIS_URL", "redis://x"), ("REDIS_TIMEOUT", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REDIS_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn revocation_max_staleness() {
+        assert_eq!(
+            load(&[]).unwrap().revocation_max_staleness,
+            Duration::from_secs(5)
+        );
+        let c = load(&[("REVOCATION_MAX_STALENESS", "2s")]).unwrap();
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(2));
+        for bad in ["0", "50ms", "later"] {
+            let err = load(&[("REVOCATION_MAX_STALENESS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("REVOCATION_MAX_STALENESS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -91,6 +91,32 @@ async fn legacy_check(legacy: &Legacy) -> (bool, Value) {
     (ok, check)
 }
 
+/// What several instances share: the revocation feed (LISTEN) and Redis. False when one
+/// is down: the instance is degraded (it fails closed for what they guard), not down.
+async fn shared_checks(app: &AppState, checks: &mut Value) -> bool {
+    let mut ok = true;
+    if let Some((feed, bound)) = app.guard.revocation_feed() {
+        let fresh = feed.is_fresh(bound);
+        ok &= fresh;
+        checks["revocation_feed"] = json!({
+            "status": if fresh { "ok" } else { "down" },
+            "connected": feed.is_connected(),
+            "last_alive_ms_ago": feed.since_alive().map(|d| d.as_millis() as u64),
+            "max_staleness_ms": bound.as_millis() as u64,
+        });
+    }
+    if let Some(redis) = &app.redis {
+        checks["redis"] = match redis.ping().await {
+            Ok(latency) => json!({ "status": "ok", "latency_ms": latency.as_secs_f64() * 1000.0 }),
+            Err(e) => {
+                ok = false;
+                json!({ "status": "down", "error": e.to_string() })
+            }
+        };
+    }
+    ok
+}
+
 /// 200 `ok` or `degraded` (the legacy database, the IdP keys, the external auth API or
 /// the IAM service are missing), 503 `down` (the ERP database is).
 pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
@@ -154,6 +180,7 @@ pub async fn health(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value
         degraded |= !ok;
         checks["iam_service"] = check;
     }
+    degraded |= !shared_checks(&app, &mut checks).await;
     let status = if !db_ok {
         Status::Down
     } else if degraded {

@@ -8,7 +8,8 @@ use erp_auth::{
     cache::TokenCacheConfig,
     iam::{IamConfig, IamVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
-    login::{ExternalAuthClient, ExternalAuthConfig, LoginService},
+    login::{ExternalAuthClient, ExternalAuthConfig, LoginService, spawn_rate_limit_purger},
+    redis::{RedisClient, RedisRateLimitStore},
     resolve::{RoleMapper, UserResolver},
     session::{
         CookieConfig, SessionCookies, SessionGuard, TokenRevocationGuard, spawn_purger,
@@ -16,10 +17,10 @@ use erp_auth::{
     },
 };
 use erp_core::{
-    FanoutAuditSink, NewTenant, TenantId, TenantRepository, TracingAuditSink,
+    FanoutAuditSink, NewTenant, RateLimitStore, TenantId, TenantRepository, TracingAuditSink,
     sql::{
-        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlSessionStore,
-        SqlTenantRepository, SqlTokenRevocations, SqlUserRepository, SqliteConfig,
+        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlRateLimitStore,
+        SqlSessionStore, SqlTenantRepository, SqlTokenRevocations, SqlUserRepository, SqliteConfig,
     },
 };
 use erp_legacy::sync::migrate_target;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
+    /// Redis, when `REDIS_URL` is set (login rate limits).
+    pub redis: Option<RedisClient>,
     /// Keeps the LISTEN connection alive (PostgreSQL).
     pub listener: Option<Arc<RevocationListener>>,
     /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
@@ -121,15 +124,37 @@ impl AppState {
             seed::dev_users(&*users, default_tenant).await?;
         }
 
-        let guard = SessionGuard::new(sessions.clone());
+        let mut guard = SessionGuard::new(sessions.clone());
+        let staleness = config.revocation_max_staleness;
         let listener = match &db {
-            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start(pg.config()))),
+            // A heartbeat at a quarter of the bound: a silently dead feed is noticed (and
+            // replaced) well within it.
+            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start_with_heartbeat(
+                pg.config(),
+                staleness / 4,
+            ))),
             _ => None,
         };
+        if let Some(l) = &listener {
+            guard = guard.with_revocation_feed(l.status(), staleness);
+        }
         spawn_purger(sessions.clone(), Duration::from_secs(600));
         // Entra ID tokens signed out before their expiry (no session of ours to revoke).
         let revoked_tokens = Arc::new(SqlTokenRevocations::new(db.clone()));
         spawn_token_purger(revoked_tokens.clone(), Duration::from_secs(600));
+        // Login budgets in Redis or in the database: every instance on it shares them.
+        let redis = match &config.redis {
+            Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
+            None => None,
+        };
+        let rate_limits: Arc<dyn RateLimitStore> = match &redis {
+            Some(client) => Arc::new(RedisRateLimitStore::new(client.clone())),
+            None => {
+                let store = Arc::new(SqlRateLimitStore::new(db.clone()));
+                spawn_rate_limit_purger(store.clone(), Duration::from_secs(600));
+                store
+            }
+        };
 
         let keys = KeyRing::new("k1", config.jwt_secret.as_bytes())?;
         let local = LocalJwtConfig::new(keys);
@@ -230,7 +255,9 @@ impl AppState {
         .with_audit(audit)
         .with_session_guard(guard.clone())
         .with_default_tenant(Some(default_tenant))
-        .with_refresh_buffer(config.token_refresh_buffer);
+        .with_refresh_buffer(config.token_refresh_buffer)
+        .with_refresh_reuse_interval(config.refresh_token_reuse_interval)
+        .with_rate_limit_store(rate_limits);
         if let Some(ext) = &config.external {
             let client = ExternalAuthClient::new(
                 ExternalAuthConfig::new(&ext.url, &ext.endpoint)?.with_timeout(ext.timeout),
@@ -261,6 +288,7 @@ impl AppState {
             default_tenant,
             config: Arc::new(config),
             metrics,
+            redis,
             listener,
             audit: audit_trail,
             legacy_sync,

@@ -108,6 +108,27 @@ async fn login_me_sessions_refresh_logout() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
+    // The same token again at once (a second tab): within REFRESH_TOKEN_REUSE_INTERVAL.
+    let (status, tab, _) = call(
+        &s.app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": body["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tab}");
+    assert_eq!(tab["session_id"], refreshed["session_id"]);
+    let (status, rotated, _) = call(
+        &s.app,
+        "POST",
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refreshed["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    // Now the first token is an older ancestor: replaying it is theft.
     let (status, reuse, _) = call(
         &s.app,
         "POST",

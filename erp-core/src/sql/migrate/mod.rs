@@ -66,6 +66,11 @@ pub const POSTGRES: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/V3__audit_events.sql"),
     },
     Migration {
+        version: 4,
+        name: "login_rate_limits",
+        sql: include_str!("../../../migrations/postgres/V4__login_rate_limits.sql"),
+    },
+    Migration {
         version: 5,
         name: "revoked_tokens",
         sql: include_str!("../../../migrations/postgres/V5__revoked_tokens.sql"),
@@ -88,6 +93,11 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         name: "audit_events",
         sql: include_str!("../../../migrations/sqlite/V3__audit_events.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "login_rate_limits",
+        sql: include_str!("../../../migrations/sqlite/V4__login_rate_limits.sql"),
     },
     Migration {
         version: 5,

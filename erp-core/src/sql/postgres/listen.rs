@@ -1,16 +1,10 @@
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::broadcast, task::JoinHandle};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::PgConfig;
-use crate::RevocationEvent;
+use crate::{FeedStatus, RevocationEvent};
 
 /// Receives revocations published by any instance on the same database.
 ///
@@ -18,32 +12,55 @@ use crate::RevocationEvent;
 /// own and polls it. When that connection breaks it reconnects with backoff, and after
 /// every (re)connect it emits [`RevocationEvent::All`]: notifications sent while it was
 /// away are lost, so subscribers must drop everything they cached.
+///
+/// A connection can also die silently (a partition, a stalled backend): no error, and no
+/// notification either. So the listener sends a heartbeat (`LISTEN` again) on its connection
+/// every `heartbeat`; an answer proves every notification queued before it arrived, and
+/// no answer within `heartbeat` drops the connection and reconnects. Its
+/// [`FeedStatus`] tells readers how fresh the feed is.
 #[derive(Debug)]
 pub struct RevocationListener {
     sender: broadcast::Sender<RevocationEvent>,
-    connected: Arc<AtomicBool>,
+    status: Arc<FeedStatus>,
     task: JoinHandle<()>,
 }
 
 impl RevocationListener {
-    /// Starts listening on `config`'s revocation channel. Needs a tokio runtime.
+    /// Starts listening on `config`'s revocation channel with a 1 s heartbeat. Needs a
+    /// tokio runtime.
     pub fn start(config: &PgConfig) -> Self {
+        Self::start_with_heartbeat(config, Duration::from_secs(1))
+    }
+
+    /// As [`start`](Self::start), with a heartbeat every `heartbeat` (at least 50 ms).
+    pub fn start_with_heartbeat(config: &PgConfig, heartbeat: Duration) -> Self {
         let (sender, _) = broadcast::channel(1024);
-        let connected = Arc::new(AtomicBool::new(false));
+        let status = Arc::new(FeedStatus::new());
         let mut pg = config.pg.clone();
-        // Its own name, so operators (and tests) can tell it from pooled connections.
-        pg.application_name("erp-toolkit-listener");
+        // Its own name, so operators (and tests) can tell it from pooled connections; the
+        // configured name follows, to tell one deployment's (or test's) listener apart.
+        let name = match pg.get_application_name() {
+            None | Some("erp-toolkit") => "erp-toolkit-listener".to_owned(),
+            Some(n) => format!("erp-toolkit-listener {n}"),
+        };
+        pg.application_name(&name);
         let task = tokio::spawn(run(
             pg,
             config.revocation_channel(),
             sender.clone(),
-            Arc::clone(&connected),
+            Arc::clone(&status),
+            heartbeat.max(Duration::from_millis(50)),
         ));
         Self {
             sender,
-            connected,
+            status,
             task,
         }
+    }
+
+    /// The feed's health: connected, and when it last proved alive.
+    pub fn status(&self) -> Arc<FeedStatus> {
+        Arc::clone(&self.status)
     }
 
     /// A new receiver of events. A receiver that falls behind gets
@@ -54,7 +71,7 @@ impl RevocationListener {
 
     /// True while the listening connection is up.
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.status.is_connected()
     }
 }
 
@@ -68,7 +85,8 @@ async fn run(
     pg: tokio_postgres::Config,
     channel: String,
     sender: broadcast::Sender<RevocationEvent>,
-    connected: Arc<AtomicBool>,
+    status: Arc<FeedStatus>,
+    heartbeat: Duration,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -94,21 +112,48 @@ async fn run(
                     }
                 });
                 // The channel name is ours (`erp_rev_` + a validated schema name).
-                match client.batch_execute(&format!("LISTEN {channel}")).await {
+                let listen = format!("LISTEN {channel}");
+                match client.batch_execute(&listen).await {
                     Ok(()) => {
-                        connected.store(true, Ordering::Relaxed);
+                        status.alive();
                         backoff = Duration::from_millis(100);
                         let _ = sender.send(RevocationEvent::All);
                         tracing::info!(%channel, "listening for revocations");
-                        while let Some(n) = rx.recv().await {
-                            if n.channel() == channel {
-                                let _ = sender.send(RevocationEvent::from_payload(n.payload()));
+                        let mut tick = tokio::time::interval(heartbeat);
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        loop {
+                            tokio::select! {
+                                n = rx.recv() => match n {
+                                    Some(n) => {
+                                        status.alive();
+                                        if n.channel() == channel {
+                                            let _ = sender
+                                                .send(RevocationEvent::from_payload(n.payload()));
+                                        }
+                                    }
+                                    None => break,
+                                },
+                                _ = tick.tick() => {
+                                    // LISTEN again as the heartbeat: a no-op round trip,
+                                    // and `pg_stat_activity.query` keeps naming the channel.
+                                    let beat = tokio::time::timeout(
+                                        heartbeat,
+                                        client.batch_execute(&listen),
+                                    )
+                                    .await;
+                                    if matches!(beat, Ok(Ok(()))) {
+                                        status.alive();
+                                    } else {
+                                        tracing::warn!("revocation listener heartbeat unanswered");
+                                        break;
+                                    }
+                                }
                             }
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
                 }
-                connected.store(false, Ordering::Relaxed);
+                status.down();
                 pump.abort();
                 drop(client);
                 tracing::warn!("revocation listener disconnected; reconnecting");

@@ -2,12 +2,14 @@
 //! runs on PostgreSQL, SQLite and any other executor.
 
 mod audit;
+mod ratelimit;
 mod session;
 mod tenant;
 mod token;
 mod user;
 
 pub use audit::SqlAuditSink;
+pub use ratelimit::SqlRateLimitStore;
 pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
 pub use token::SqlTokenRevocations;

@@ -6,6 +6,7 @@ use crate::{
     AuthMethod, Error, IssuedRefreshToken, NewSession, RefreshOutcome, RefreshToken,
     RefreshTokenStore, Result, RevocationEvent, RevocationWatermarks, Session, SessionId,
     SessionStore, TenantId, UserId,
+    model::within_reuse_interval,
     sql::{
         Database, Executor, Row, Scope, Statement,
         schema::{RefreshTokens, Sessions, TenantRevocations, Tenants, UserRevocations},
@@ -401,6 +402,31 @@ impl<E: Executor> SqlSessionStore<E> {
     }
 }
 
+impl<E: Executor> SqlSessionStore<E> {
+    /// Whether no token of the family was used after `used_at`: the token used then is the
+    /// parent of the family's current token, not an older ancestor.
+    async fn is_latest_use(
+        &self,
+        tenant: TenantId,
+        family: &str,
+        used_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let later = Query::select()
+            .column(RefreshTokens::TokenHash)
+            .from(RefreshTokens::Table)
+            .and_where(Expr::col(RefreshTokens::TenantId).eq(tenant))
+            .and_where(Expr::col(RefreshTokens::FamilyId).eq(family))
+            .and_where(Expr::col(RefreshTokens::UsedAt).gt(used_at))
+            .limit(1)
+            .to_owned();
+        Ok(self
+            .exec
+            .fetch_optional(Scope::Tenant(tenant), &later.into())
+            .await?
+            .is_none())
+    }
+}
+
 #[async_trait]
 impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
     async fn issue_refresh(
@@ -420,6 +446,7 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
         token: &RefreshToken,
         now: DateTime<Utc>,
         next_expires_at: DateTime<Utc>,
+        reuse_interval: chrono::Duration,
     ) -> Result<RefreshOutcome> {
         let tenant = token.tenant();
         let now = truncate_micros(now);
@@ -505,10 +532,27 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
                 RefreshOutcome::Invalid
             });
         }
-        // Reuse of a rotated token: someone else holds the family. End it and its session.
         let family: String = row.get("family_id")?;
         let session = SessionId::new(row.get::<String>("session_id")?)?;
         let user: UserId = row.get("user_id")?;
+        if let Some(used_at) = used_at
+            && within_reuse_interval(used_at, now, reuse_interval)
+            && self.is_latest_use(tenant, &family, used_at).await?
+            && self
+                .get(tenant, &session)
+                .await?
+                .is_some_and(|s| s.is_active_at(now))
+        {
+            // The racing tab or the retry gets a fresh token of the same family rather
+            // than the winner's successor: only hashes are stored, never a token to hand
+            // back. The session check above only saves a write: a revocation landing
+            // after it leaves this token with a revoked session, which the claim refuses.
+            let next = self
+                .insert_refresh(tenant, family, &session, user, next_expires_at)
+                .await?;
+            return Ok(RefreshOutcome::Reissued(next));
+        }
+        // Reuse of a rotated token: someone else holds the family. End it and its session.
         let statements = self.with_notification(
             vec![
                 Self::revoke_refresh_where(tenant, now)
