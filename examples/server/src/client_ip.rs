@@ -162,13 +162,23 @@ impl TrustedProxies {
     /// The rightmost untrusted address of the chain; `None` when there is no chain or a
     /// hop we had to read is malformed (then the peer is all we know).
     fn forwarded_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
-        // `Forwarded` is the standard; a proxy that sends it is read by it alone, so a
-        // client cannot add a second chain in the other header.
-        let chain = if headers.contains_key(http::header::FORWARDED) {
-            forwarded_for(headers)?
-        } else {
-            list_values(headers.get_all("x-forwarded-for"))?
-        };
+        let forwarded = headers
+            .contains_key(http::header::FORWARDED)
+            .then(|| forwarded_for(headers).and_then(|chain| self.walk(&chain)));
+        let xff = headers
+            .contains_key("x-forwarded-for")
+            .then(|| list_values(headers.get_all("x-forwarded-for")).and_then(|c| self.walk(&c)));
+        match (forwarded, xff) {
+            (Some(client), None) | (None, Some(client)) => client,
+            // Both: a proxy writes one of them and passes the other through as the client
+            // sent it, and we cannot tell which is which. Only when they agree is the
+            // answer safe; otherwise the peer.
+            (Some(a), Some(b)) => a.filter(|_| a == b),
+            (None, None) => None,
+        }
+    }
+
+    fn walk(&self, chain: &[String]) -> Option<IpAddr> {
         let mut leftmost = None;
         for hop in chain.iter().rev() {
             let ip = canonical(parse_node(hop)?);
@@ -410,16 +420,20 @@ mod tests {
             fwd("for=6.6.6.6, for=198.51.100.17;proto=https, for=10.0.0.9"),
             "198.51.100.17"
         );
-        // Forwarded is read alone: a client-sent X-Forwarded-For beside it is ignored.
-        assert_eq!(
+        // Both headers: the proxy wrote one, the client may have written the other; only
+        // an agreeing pair is believed, else the peer.
+        let both = |f, x| {
             ip(
                 &p,
                 "10.0.0.1:80",
-                &[
-                    ("forwarded", "for=198.51.100.17"),
-                    ("x-forwarded-for", "6.6.6.6")
-                ]
-            ),
+                &[("forwarded", f), ("x-forwarded-for", x)],
+            )
+        };
+        assert_eq!(both("for=198.51.100.17", "6.6.6.6"), "10.0.0.1");
+        assert_eq!(both("for=6.6.6.6", "198.51.100.17"), "10.0.0.1");
+        assert_eq!(both("for=6.6.6.6", "garbage"), "10.0.0.1");
+        assert_eq!(
+            both("for=198.51.100.17", "198.51.100.17, 10.0.0.4"),
             "198.51.100.17"
         );
     }
