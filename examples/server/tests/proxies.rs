@@ -328,3 +328,64 @@ async fn postgres_two_instances_share_the_budget_of_a_forwarded_client_and_spoof
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The whole path as `main.rs` serves it: a real TCP listener whose peer (loopback)
+/// reaches the handlers through `into_make_service_with_connect_info`.
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+/// Logs in over real TCP with `X-Forwarded-For: 203.0.113.7` and returns the ip the
+/// session list shows.
+async fn tcp_login_ip(addr: SocketAddr) -> Value {
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let body: Value = http
+        .post(format!("{base}/auth/login"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&json!({"username": "admin", "password": "admin123"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list: Value = http
+        .get(format!("{base}/auth/sessions"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == body["session_id"])
+        .unwrap_or_else(|| panic!("session not listed: {list}"))["ip"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_real_tcp_peer_is_trusted_only_when_listed() {
+    let db = Db::new().await;
+    let trusting = serve(db.instance(&[("TRUSTED_PROXIES", "127.0.0.1/32")]).await).await;
+    let default = serve(db.instance(&[]).await).await;
+    assert_eq!(tcp_login_ip(trusting).await, "203.0.113.7");
+    // Unset: not even loopback is a proxy; the header is ignored.
+    assert_eq!(tcp_login_ip(default).await, "127.0.0.1");
+}
