@@ -217,6 +217,9 @@ pub struct ServerConfig {
     /// `LEGACY_SYNC_INTERVAL`: the legacy sync runs inside the server this often (one
     /// instance of a cluster at a time); unset or `off`: only when asked.
     pub legacy_sync_interval: Option<Duration>,
+    /// `TRUSTED_PROXIES`: the load balancers whose `X-Forwarded-For` / `Forwarded` /
+    /// `X-Forwarded-Proto` are believed; unset or empty: none.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
     /// `ALLOWED_ORIGINS` (CORS), comma-separated.
     pub allowed_origins: Vec<String>,
     /// The sample legacy database (SQLite) used without `MSSQL_SERVER`, in development.
@@ -508,6 +511,10 @@ impl ServerConfig {
             legacy_mapping,
             legacy_schema_check,
             legacy_sync_interval,
+            trusted_proxies: crate::client_ip::TrustedProxies::parse(
+                &get("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| Error::config("TRUSTED_PROXIES", e.to_string()))?,
             allowed_origins: get("ALLOWED_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -565,6 +572,21 @@ mod tests {
         assert_eq!(cfg.bind.to_string(), "127.0.0.1:8080");
         assert!(cfg.session_cookie_secure);
         assert_eq!(cfg.auth_mode, AuthMode::Local);
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_a_bad_entry_is_named() {
+        assert!(load(&[]).unwrap().trusted_proxies.is_empty());
+        let cfg = load(&[("TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]).unwrap();
+        assert!(cfg.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert!(cfg.trusted_proxies.trusts("fd00::9".parse().unwrap()));
+        let err = load(&[("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TRUSTED_PROXIES") && err.contains("10.0.0.0/40"),
+            "{err}"
+        );
     }
 
     #[test]

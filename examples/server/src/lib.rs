@@ -11,6 +11,7 @@
 
 pub mod assets;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod error;
 pub mod health;

@@ -85,8 +85,25 @@ impl std::fmt::Debug for LoginBody {
     }
 }
 
-fn client_ip(connect: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
-    connect.map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
+/// The client as `TRUSTED_PROXIES` lets us see it: the peer, or the client a trusted
+/// proxy forwarded (see [`crate::client_ip`]).
+fn client(
+    app: &AppState,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> crate::client_ip::Client {
+    let peer = connect.map(|Extension(ConnectInfo(addr))| addr);
+    app.config.trusted_proxies.resolve(peer, headers)
+}
+
+/// A `Set-Cookie` value, made `Secure` when a trusted proxy says the browser used HTTPS
+/// (even with `SESSION_COOKIE_SECURE=false`, which is about the server's own listener).
+fn cookie_for(client: crate::client_ip::Client, cookie: HeaderValue) -> HeaderValue {
+    if client.https {
+        crate::client_ip::make_secure(cookie)
+    } else {
+        cookie
+    }
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
@@ -122,13 +139,14 @@ pub async fn login(
     let Json(body) = body.map_err(|_| {
         ApiError::Validation("the body must be {\"username\", \"password\"} as JSON")
     })?;
+    let client = client(&app, connect, &headers);
     let result = app
         .login
         .login(LoginRequest {
             tenant: body.tenant,
             username: body.username,
             password: body.password,
-            ip: client_ip(connect),
+            ip: client.ip.map(|ip| ip.to_string()),
             user_agent: user_agent(&headers),
         })
         .await?;
@@ -140,10 +158,10 @@ pub async fn login(
     let mut response = Json(tokens_json(&result)).into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, cookies.session);
+        .append(header::SET_COOKIE, cookie_for(client, cookies.session));
     response
         .headers_mut()
-        .append(header::SET_COOKIE, cookies.csrf);
+        .append(header::SET_COOKIE, cookie_for(client, cookies.csrf));
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -167,11 +185,12 @@ impl std::fmt::Debug for RefreshBody {
 pub async fn refresh(
     State(app): S,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     body: Result<Json<RefreshBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) =
         body.map_err(|_| ApiError::Validation("the body must be {\"refresh_token\"} as JSON"))?;
-    let ip = client_ip(connect);
+    let ip = client(&app, connect, &headers).ip.map(|ip| ip.to_string());
     let result = app
         .login
         .refresh(&body.refresh_token, ip.as_deref())
@@ -219,14 +238,19 @@ pub async fn logout(
     State(app): S,
     Authenticated(p): Authenticated,
     claims: Option<Extension<erp_auth::TokenClaims>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let client = client(&app, connect, &headers);
     let mut revoked = app.login.logout(&p).await?;
     if let Some(Extension(claims)) = &claims {
         revoked |= app.authenticator.revoke_token(&p, claims).await?;
     }
     let mut response = Json(json!({ "revoked": revoked })).into_response();
     for cookie in app.cookies.clear() {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie_for(client, cookie));
     }
     Ok(response)
 }
