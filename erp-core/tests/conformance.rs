@@ -387,6 +387,92 @@ async fn azure_oid_linking(h: Harness) {
     );
 }
 
+async fn external_id_linking(h: Harness) {
+    let t = tenant(&h, "ext").await;
+    let other = tenant(&h, "other").await;
+    let alice = h.users.create(t.id, NewUser::new("alice")).await.unwrap();
+    let bob = h.users.create(t.id, NewUser::new("bob")).await.unwrap();
+    let linked = h
+        .users
+        .link_external_id(t.id, alice.id, " ext-42 ")
+        .await
+        .unwrap();
+    assert_eq!(linked.external_user_id.as_deref(), Some("ext-42"));
+    assert_eq!(
+        h.users
+            .by_external_id(t.id, "ext-42")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+    h.users
+        .link_external_id(t.id, alice.id, "ext-42")
+        .await
+        .expect("linking the same id again is a no-op");
+    let err = h
+        .users
+        .link_external_id(t.id, bob.id, "ext-42")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict { detail, .. } if detail.contains("linked to another user")),
+        "{err:?}"
+    );
+    let err = h
+        .users
+        .link_external_id(t.id, alice.id, "ext-43")
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "relinking to another id: {err:?}");
+    let err = h
+        .users
+        .link_external_id(t.id, UserId::new(), "ext-44")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let err = h
+        .users
+        .link_external_id(t.id, bob.id, "   ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { .. }),
+        "an empty id is invalid input: {err:?}"
+    );
+    let err = h
+        .users
+        .link_external_id(other.id, alice.id, "ext-45")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "another tenant's user: {err:?}"
+    );
+    let bob_now = h.users.by_id(t.id, bob.id).await.unwrap().unwrap();
+    assert!(
+        bob_now.external_user_id.is_none(),
+        "failed links write nothing"
+    );
+    // The external login's upsert now refreshes the linked user instead of creating one.
+    let refreshed = h
+        .users
+        .upsert_directory_user(
+            t.id,
+            DirectoryUser {
+                username: "a.smith".into(),
+                external_user_id: "ext-42".into(),
+                display_name: Some("Alice Smith".into()),
+                email: None,
+                refreshed_at: Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(refreshed.id, alice.id);
+}
+
 async fn directory_users_upsert(h: Harness) {
     let t = tenant(&h, "dir").await;
     let at = Utc::now() - Duration::minutes(5);
@@ -511,6 +597,7 @@ macro_rules! conformance {
             case!(parallel_creates_of_one_username);
             case!(azure_oid_linking);
             case!(directory_users_upsert);
+            case!(external_id_linking);
             case!(bad_input_writes_nothing);
         }
     };

@@ -143,6 +143,31 @@ impl ExternalAuthClient {
     }
 
     async fn call(&self, username: &str, password: &str) -> Result<ExternalUser, ExternalError> {
+        let (status, body) = self.send(username, password).await?;
+        interpret(status, &body)
+    }
+
+    /// Asks the API once and returns its raw answer beside what the login would make of
+    /// it, for the operator's `erp-server external probe`. `Err` only when no answer came
+    /// (connection, timeout). The body may hold upstream tokens: mask them before showing.
+    pub async fn probe(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<ExternalProbe, ExternalError> {
+        let (status, body) = self.send(username, password).await?;
+        Ok(ExternalProbe {
+            status: status.as_u16(),
+            body: serde_json::from_slice(&body).ok(),
+            outcome: interpret(status, &body),
+        })
+    }
+
+    async fn send(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), ExternalError> {
         let response = self
             .client
             .post(&self.config.url)
@@ -152,6 +177,8 @@ impl ExternalAuthClient {
             .map_err(|e| {
                 ExternalError::Unavailable(if e.is_timeout() {
                     "timed out".into()
+                } else if e.is_connect() {
+                    "connection failed (refused or unreachable)".into()
                 } else {
                     "request failed".into()
                 })
@@ -161,62 +188,88 @@ impl ExternalAuthClient {
             .bytes()
             .await
             .map_err(|_| ExternalError::Unavailable("response body lost".into()))?;
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(ExternalError::InvalidCredentials);
-        }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(ExternalError::Unavailable(format!(
-                "status {}",
-                status.as_u16()
-            )));
-        }
-        if !status.is_success() {
-            return Err(ExternalError::Malformed(format!(
-                "status {}",
-                status.as_u16()
-            )));
-        }
-        if body.len() > 1 << 20 {
-            return Err(ExternalError::Malformed("body larger than 1 MiB".into()));
-        }
-        let envelope: Envelope = serde_json::from_slice(&body)
-            .map_err(|e| ExternalError::Malformed(format!("not the login contract: {e}")))?;
-        if !envelope.success {
-            return if envelope.code.as_deref() == Some("INVALID_CREDENTIALS") {
-                Err(ExternalError::InvalidCredentials)
-            } else {
-                Err(ExternalError::Malformed("success is false".into()))
-            };
-        }
-        let data = envelope
-            .data
-            .ok_or_else(|| ExternalError::Malformed("no data".into()))?;
-        if data
-            .token_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(ExternalError::Malformed("token_type is not Bearer".into()));
-        }
-        let id = data.user_info.id.trim().to_owned();
-        if id.is_empty() || id.len() > 128 {
-            return Err(ExternalError::Malformed(
-                "userInfo.id is empty or too long".into(),
-            ));
-        }
-        let issued_at = data.issued_at.unwrap_or_else(Utc::now);
-        let expires_at = data.expires_at.or_else(|| {
-            data.expires_in
-                .filter(|s| *s > 0)
-                .map(|s| issued_at + chrono::Duration::seconds(s))
-        });
-        Ok(ExternalUser {
-            id,
-            name: data.user_info.name.filter(|n| !n.trim().is_empty()),
-            email: data.user_info.email.filter(|e| e.contains('@')),
-            job_title: data.user_info.job_title,
-            issued_at,
-            expires_at,
-        })
+        Ok((status, body))
     }
+}
+
+/// What the external API answered to [`ExternalAuthClient::probe`].
+pub struct ExternalProbe {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, when it is JSON (it may hold tokens).
+    pub body: Option<serde_json::Value>,
+    /// What a login would make of the answer.
+    pub outcome: Result<ExternalUser, ExternalError>,
+}
+
+impl std::fmt::Debug for ExternalProbe {
+    // The body may carry upstream tokens: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalProbe")
+            .field("status", &self.status)
+            .field("body", &self.body.as_ref().map(|_| "<elided>"))
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+/// Maps one answer of the API onto the contract.
+fn interpret(status: reqwest::StatusCode, body: &[u8]) -> Result<ExternalUser, ExternalError> {
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(ExternalError::InvalidCredentials);
+    }
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(ExternalError::Unavailable(format!(
+            "status {}",
+            status.as_u16()
+        )));
+    }
+    if !status.is_success() {
+        return Err(ExternalError::Malformed(format!(
+            "status {}",
+            status.as_u16()
+        )));
+    }
+    if body.len() > 1 << 20 {
+        return Err(ExternalError::Malformed("body larger than 1 MiB".into()));
+    }
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| ExternalError::Malformed(format!("not the login contract: {e}")))?;
+    if !envelope.success {
+        return if envelope.code.as_deref() == Some("INVALID_CREDENTIALS") {
+            Err(ExternalError::InvalidCredentials)
+        } else {
+            Err(ExternalError::Malformed("success is false".into()))
+        };
+    }
+    let data = envelope
+        .data
+        .ok_or_else(|| ExternalError::Malformed("no data".into()))?;
+    if data
+        .token_type
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(ExternalError::Malformed("token_type is not Bearer".into()));
+    }
+    let id = data.user_info.id.trim().to_owned();
+    if id.is_empty() || id.len() > 128 {
+        return Err(ExternalError::Malformed(
+            "userInfo.id is empty or too long".into(),
+        ));
+    }
+    let issued_at = data.issued_at.unwrap_or_else(Utc::now);
+    let expires_at = data.expires_at.or_else(|| {
+        data.expires_in
+            .filter(|s| *s > 0)
+            .map(|s| issued_at + chrono::Duration::seconds(s))
+    });
+    Ok(ExternalUser {
+        id,
+        name: data.user_info.name.filter(|n| !n.trim().is_empty()),
+        email: data.user_info.email.filter(|e| e.contains('@')),
+        job_title: data.user_info.job_title,
+        issued_at,
+        expires_at,
+    })
 }

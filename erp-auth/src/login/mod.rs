@@ -6,6 +6,8 @@ mod external;
 mod ratelimit;
 mod service;
 
-pub use external::{ExternalAuthClient, ExternalAuthConfig, ExternalError, ExternalUser};
+pub use external::{
+    ExternalAuthClient, ExternalAuthConfig, ExternalError, ExternalProbe, ExternalUser,
+};
 pub use ratelimit::{RateLimiter, Verdict, spawn_rate_limit_purger};
 pub use service::{LoginRequest, LoginResult, LoginService, LoginServiceBuilder, LoginUser};

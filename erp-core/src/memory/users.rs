@@ -245,6 +245,25 @@ impl UserRepository for MemoryStore {
         })
     }
 
+    async fn link_external_id(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        external_id: &str,
+    ) -> Result<User> {
+        let ext = validate_text("external_user_id", external_id, 128)?;
+        // The check against other users is update_user's check_unique.
+        self.update_user(tenant, id, |u| match &u.external_user_id {
+            Some(existing) if *existing != ext => {
+                Err(conflict("the user is linked to another external user id"))
+            }
+            _ => {
+                u.external_user_id = Some(ext);
+                Ok(())
+            }
+        })
+    }
+
     async fn upsert_directory_user(&self, tenant: TenantId, user: DirectoryUser) -> Result<User> {
         let du = user.validated()?;
         let apply = |u: &mut User| {

@@ -26,6 +26,17 @@ pub trait UserRepository: Send + Sync {
     /// found by e-mail). Linking a user already linked to another oid is a conflict;
     /// linking the same oid again is a no-op.
     async fn link_azure_oid(&self, tenant: TenantId, id: UserId, azure_oid: &str) -> Result<User>;
+    /// Links the external auth API's id (`userInfo.id`) to an existing user, so that the
+    /// next external login of that id resolves to this user (the operator's
+    /// `erp-server user link-external`). An id linked to another user of the tenant, or a
+    /// user already linked to another id, is a conflict; linking the same id again is a
+    /// no-op.
+    async fn link_external_id(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        external_id: &str,
+    ) -> Result<User>;
     /// Creates or refreshes a user reported by the external directory; see [`DirectoryUser`].
     async fn upsert_directory_user(&self, tenant: TenantId, user: DirectoryUser) -> Result<User>;
     /// Replaces the password hash (a PHC string; never a password).

@@ -11,6 +11,9 @@ use erp_core::{
 
 use crate::config::ServerConfig;
 
+mod external;
+mod link;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The reference server of the ERP auth & legacy-data toolkit.
@@ -44,6 +47,9 @@ pub enum Command {
     /// The legacy SQL Server database.
     #[command(subcommand)]
     Legacy(LegacyCommand),
+    /// The external username/password auth API (EXTERNAL_AUTH_*).
+    #[command(subcommand)]
+    External(ExternalCommand),
     /// Probe GET /health of the server at ERP_BIND: exit 0 when healthy, 1 otherwise
     /// (the image's HEALTHCHECK and a Kubernetes exec probe).
     Healthcheck(HealthcheckArgs),
@@ -80,18 +86,23 @@ pub struct PasswordInput {
 impl PasswordInput {
     fn read(&self) -> Result<String, BoxError> {
         if self.password_stdin {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-            if pw.is_empty() {
-                return Err("no password on standard input".into());
-            }
-            return Ok(pw);
+            return read_password_stdin();
         }
         self.password
             .clone()
             .ok_or_else(|| "give --password-stdin (or --password)".into())
     }
+}
+
+/// The first line of standard input, without its line ending; empty is an error.
+fn read_password_stdin() -> Result<String, BoxError> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+    if pw.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(pw)
 }
 
 /// `user ...`.
@@ -136,6 +147,32 @@ pub enum UserCommand {
         /// Role (repeatable; none clears the roles).
         #[arg(long = "role")]
         roles: Vec<String>,
+    },
+    /// Link an existing user to an external auth API identity (its `userInfo.id`): the
+    /// next external login with that id signs in as this user.
+    LinkExternal {
+        /// Login name of the existing user.
+        username: String,
+        /// The external API's `userInfo.id`.
+        #[arg(long)]
+        external_id: String,
+        /// Tenant slug.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+/// `external ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExternalCommand {
+    /// Sign in once against the external auth API with the password read from the first
+    /// line of standard input; print the contract fields it answered (tokens masked) and
+    /// the local user it maps to, or the exact failure (exit 1). Stores nothing and needs
+    /// no database.
+    Probe {
+        /// The username to sign in with.
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -285,6 +322,10 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             ));
         }
         Command::Password(PasswordCommand::Hash { password }) => out(hash(password.read()?).await?),
+        // Before any database work: the probe must work with the database down.
+        Command::External(ExternalCommand::Probe { username }) => {
+            external::probe(&config, &username, &read_password_stdin()?).await?;
+        }
         Command::User(cmd) => {
             let db = database(&config).await?;
             let users = SqlUserRepository::new(db.clone());
@@ -329,6 +370,14 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     let (tenant, user) = find_user(&db, &tenant, &username).await?;
                     users.set_roles(tenant, user.id, &roles(&names)?).await?;
                     out(format!("roles of {}: {}", user.username, names.join(", ")));
+                }
+                UserCommand::LinkExternal {
+                    username,
+                    external_id,
+                    tenant,
+                } => {
+                    let (tenant, user) = find_user(&db, &tenant, &username).await?;
+                    out(link::link_external(&users, tenant, &user, &external_id).await?);
                 }
             }
         }

@@ -341,6 +341,43 @@ impl<E: Executor> UserRepository for SqlUserRepository<E> {
         Ok(user)
     }
 
+    async fn link_external_id(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        external_id: &str,
+    ) -> Result<User> {
+        let ext = validate_text("external_user_id", external_id, 128)?;
+        // The unique index on (tenant_id, external_user_id) refuses an id linked to
+        // another user; the condition refuses relinking a user linked elsewhere.
+        let stmt = Query::update()
+            .table(Users::Table)
+            .value(Users::ExternalUserId, ext.clone())
+            .value(Users::UpdatedAt, now())
+            .and_where(Expr::col(Users::TenantId).eq(tenant))
+            .and_where(Expr::col(Users::Id).eq(id))
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col(Users::ExternalUserId).is_null())
+                    .add(Expr::col(Users::ExternalUserId).eq(ext)),
+            )
+            .to_owned();
+        let changed = self
+            .exec
+            .execute(Scope::Tenant(tenant), &stmt.into())
+            .await
+            .map_err(user_write_error("user"))?;
+        let user = self.require(tenant, id).await?;
+        if changed == 0 {
+            return Err(Error::Conflict {
+                entity: "user",
+                detail: "the user is linked to another external user id".into(),
+                source: None,
+            });
+        }
+        Ok(user)
+    }
+
     async fn upsert_directory_user(&self, tenant: TenantId, user: DirectoryUser) -> Result<User> {
         let du = user.validated()?;
         let refresh = |stmt: &mut sea_query::UpdateStatement| {
