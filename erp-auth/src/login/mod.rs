@@ -2,10 +2,14 @@
 //! passwords (Argon2id, legacy hashes upgraded), the external username/password API,
 //! rate limits, refresh and logout, with an audit trail.
 
+mod builder;
 mod external;
 mod ratelimit;
 mod service;
+mod types;
 
+pub use builder::LoginServiceBuilder;
 pub use external::{ExternalAuthClient, ExternalAuthConfig, ExternalError, ExternalUser};
 pub use ratelimit::{RateLimiter, Verdict, spawn_rate_limit_purger};
-pub use service::{LoginRequest, LoginResult, LoginService, LoginServiceBuilder, LoginUser};
+pub use service::LoginService;
+pub use types::{LoginRequest, LoginResult, LoginUser};
