@@ -15,7 +15,8 @@ use crate::{
     time::{now, truncate_micros},
 };
 
-/// [`SessionStore`] and [`RefreshTokenStore`] over any [`Executor`].
+/// [`SessionStore`] and [`RefreshTokenStore`](crate::RefreshTokenStore) (in `refresh.rs`)
+/// over any [`Executor`].
 ///
 /// Revocations update the rows and, in the same transaction, publish a
 /// [`RevocationEvent`] through the executor's notification channel (PostgreSQL
