@@ -11,12 +11,12 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use erp_auth::{
     AuthLayer, Authenticator,
     azure::AzureAdVerifier,
-    cache::TokenCacheConfig,
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
     require_app_role, require_role, require_scope,
     resolve::UserResolver,
     session::SessionGuard,
     testkit::FakeAzureAd,
+    token_cache::TokenCacheConfig,
 };
 use erp_core::{
     AuthMethod, NewSession, NewTenant, NewUser, SessionId, SessionStore, TenantRepository,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::{Json, Router, routing::get};
 use erp_auth::{
-    AuthLayer, Authenticated, Authenticator, azure::AzureAdVerifier, cache::TokenCacheConfig,
-    resolve::UserResolver, session::SessionGuard, testkit::FakeAzureAd,
+    AuthLayer, Authenticated, Authenticator, azure::AzureAdVerifier, resolve::UserResolver,
+    session::SessionGuard, testkit::FakeAzureAd, token_cache::TokenCacheConfig,
 };
 use erp_core::{NewTenant, TenantRepository, memory::MemoryStore};
 

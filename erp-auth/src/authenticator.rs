@@ -5,9 +5,9 @@ use std::sync::{Arc, atomic::Ordering};
 use erp_core::Principal;
 
 use crate::{
-    cache::{KeyHandle, Verified},
     jwt::Claims,
     session::{SessionCookies, SessionGuard, TokenRevocationGuard},
+    token_cache::{KeyHandle, Verified},
 };
 
 /// The verified claims of the request's token, next to the [`Principal`] in the request
@@ -54,7 +54,7 @@ struct Inner {
     tokens: Option<TokenRevocationGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
-    cache: Option<crate::cache::TokenCache>,
+    cache: Option<crate::token_cache::TokenCache>,
     max_token_bytes: usize,
     audit: Option<AuditHandle>,
 }
@@ -69,7 +69,7 @@ pub struct AuthenticatorBuilder {
     tokens: Option<TokenRevocationGuard>,
     cookies: Option<SessionCookies>,
     iam: Option<crate::iam::IamVerifier>,
-    cache: Option<crate::cache::TokenCacheConfig>,
+    cache: Option<crate::token_cache::TokenCacheConfig>,
     max_token_bytes: usize,
     audit: Option<AuditHandle>,
 }
@@ -93,8 +93,8 @@ impl AuthenticatorBuilder {
     }
 
     /// Caches verified tokens, so a repeated token costs a lookup instead of a
-    /// signature check (see [`crate::cache`] for what is still checked every time).
-    pub fn with_token_cache(mut self, config: crate::cache::TokenCacheConfig) -> Self {
+    /// signature check (see [`crate::token_cache`] for what is still checked every time).
+    pub fn with_token_cache(mut self, config: crate::token_cache::TokenCacheConfig) -> Self {
         self.cache = Some(config);
         self
     }
@@ -172,7 +172,7 @@ impl AuthenticatorBuilder {
                 tokens: self.tokens,
                 cookies: self.cookies,
                 iam: self.iam,
-                cache: self.cache.map(crate::cache::TokenCache::new),
+                cache: self.cache.map(crate::token_cache::TokenCache::new),
                 max_token_bytes: self.max_token_bytes,
                 audit: self.audit,
             }),
@@ -370,7 +370,7 @@ impl Authenticator {
     /// the cache decides. The signature is not checked again; everything else is.
     async fn cached(
         &self,
-        cache: &crate::cache::TokenCache,
+        cache: &crate::token_cache::TokenCache,
         token: &str,
     ) -> Option<Result<(Principal, TokenClaims), AuthError>> {
         let verified = cache.get(token)?;
@@ -471,7 +471,7 @@ impl Authenticator {
     }
 
     /// Counters of the token cache, if enabled.
-    pub fn cache_stats(&self) -> Option<&crate::cache::TokenCacheStats> {
+    pub fn cache_stats(&self) -> Option<&crate::token_cache::TokenCacheStats> {
         self.inner.cache.as_ref().map(|c| &c.stats)
     }
 
@@ -480,7 +480,7 @@ impl Authenticator {
         self.inner
             .cache
             .as_ref()
-            .map_or(0, crate::cache::TokenCache::len)
+            .map_or(0, crate::token_cache::TokenCache::len)
     }
 
     /// The provider's token id of an Entra ID token: `uti`, else `jti`.

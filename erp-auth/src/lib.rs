@@ -8,6 +8,8 @@
 //! - [`AuthLayer`] + [`AuthService`] for any tower stack, role guards, an axum extractor;
 //!   RFC 6750 challenges and problem+json bodies; 401/403/503, never 500;
 //! - Argon2id password hashing that verifies and upgrades legacy hashes ([`password`]).
+//! - a verified-token cache that skips the signature check for a token already seen
+//!   ([`token_cache`]; this module was `erp_auth::cache` before, renamed for what it caches).
 //!
 //! # Adding the layer to an axum router
 //!
@@ -39,7 +41,6 @@
 
 mod authenticator;
 pub mod azure;
-pub mod cache;
 mod crypto;
 mod error;
 #[cfg(feature = "axum")]
@@ -59,6 +60,7 @@ pub mod resolve;
 pub mod session;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod token_cache;
 
 pub use authenticator::{
     Authenticator, AuthenticatorBuilder, DEFAULT_MAX_TOKEN_BYTES, TokenClaims,

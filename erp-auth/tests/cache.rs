@@ -9,11 +9,11 @@ use common::*;
 use erp_auth::{
     Authenticator,
     azure::AzureAdVerifier,
-    cache::TokenCacheConfig,
     local::{LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
     resolve::UserResolver,
     session::SessionGuard,
     testkit::FakeAzureAd,
+    token_cache::TokenCacheConfig,
 };
 use erp_core::{
     AuthMethod, NewSession, NewTenant, NewUser, SessionId, SessionStore, Tenant, TenantRepository,

@@ -14,6 +14,7 @@
 //! - [`tsql`]: the T-SQL backend for sea-query (SQL Server 2016+ and Babelfish);
 //! - [`mssql`]: the SQL Server executor (tiberius, pooled, TLS, timeouts).
 
+mod changes;
 mod error;
 mod mapping;
 mod model;

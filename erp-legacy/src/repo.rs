@@ -79,7 +79,7 @@ pub(crate) fn check_id(id: i64) -> Result<i64> {
     }
 }
 
-fn a(name: &str) -> Alias {
+pub(crate) fn a(name: &str) -> Alias {
     Alias::new(name)
 }
 
@@ -126,7 +126,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         q.from(self.table(table)).to_owned()
     }
 
-    fn select_clients(&self) -> SelectStatement {
+    pub(crate) fn select_clients(&self) -> SelectStatement {
         let c = &self.mapping.clients;
         self.select_aliased(
             &c.table,
@@ -145,7 +145,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         )
     }
 
-    fn select_clearance(&self) -> SelectStatement {
+    pub(crate) fn select_clearance(&self) -> SelectStatement {
         let c = &self.mapping.clearance;
         self.select_aliased(
             &c.table,
@@ -165,7 +165,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         )
     }
 
-    fn select_shipments(&self) -> SelectStatement {
+    pub(crate) fn select_shipments(&self) -> SelectStatement {
         let s = &self.mapping.shipments;
         self.select_aliased(
             &s.table,
@@ -184,11 +184,11 @@ impl<E: Executor> SqlLegacyRepository<E> {
         )
     }
 
-    async fn all(&self, stmt: impl Into<Statement>) -> Result<Vec<Row>> {
+    pub(crate) async fn all(&self, stmt: impl Into<Statement>) -> Result<Vec<Row>> {
         Ok(self.exec.fetch_all(Scope::Global, &stmt.into()).await?)
     }
 
-    async fn count(&self, table: &str, cond: Cond) -> Result<u64> {
+    pub(crate) async fn count(&self, table: &str, cond: Cond) -> Result<u64> {
         let q = Query::select()
             .expr_as(Func::count(Expr::col(Asterisk)), a("total"))
             .from(self.table(table))
@@ -201,105 +201,6 @@ impl<E: Executor> SqlLegacyRepository<E> {
             .transpose()?
             .unwrap_or(0);
         Ok(u64::try_from(total).unwrap_or(0))
-    }
-
-    /// Rows of the mapped table `table`.
-    pub(crate) async fn count_all(&self, table: &str) -> Result<u64> {
-        self.count(table, Cond::all()).await
-    }
-
-    /// Clients changed after `(updated_at, code)`, in that order: one sync batch.
-    pub async fn clients_changed(
-        &self,
-        after: Option<(DateTime<Utc>, String)>,
-        limit: u64,
-    ) -> Result<Vec<Client>> {
-        let c = &self.mapping.clients;
-        let q = self.select_clients();
-        self.changed(q, &c.updated_at, &c.code, after, limit, client_from)
-            .await
-    }
-
-    /// Clearance records changed after `(updated_at, id)`.
-    pub async fn clearance_changed(
-        &self,
-        after: Option<(DateTime<Utc>, i64)>,
-        limit: u64,
-    ) -> Result<Vec<ClearanceRecord>> {
-        let c = &self.mapping.clearance;
-        let q = self.select_clearance();
-        self.changed(q, &c.updated_at, &c.id, after, limit, clearance_from)
-            .await
-    }
-
-    /// Shipments changed after `(updated_at, id)`.
-    pub async fn shipments_changed(
-        &self,
-        after: Option<(DateTime<Utc>, i64)>,
-        limit: u64,
-    ) -> Result<Vec<Shipment>> {
-        let s = &self.mapping.shipments;
-        let q = self.select_shipments();
-        self.changed(q, &s.updated_at, &s.id, after, limit, shipment_from)
-            .await
-    }
-
-    /// One sync batch of `q`: up to `limit` rows after `(updated_at, key)`, in that
-    /// order.
-    ///
-    /// Two statements, each one range of the `(updated_at, key)` index: the rest of the
-    /// checkpoint's timestamp (`updated_at = at AND key > last ORDER BY key`), then, if
-    /// that does not fill the batch, the later timestamps (`updated_at > at`). The single
-    /// statement `updated_at > at OR (updated_at = at AND key > last)` selects the same
-    /// rows, but PostgreSQL (and so Babelfish) cannot seek an OR of ranges: it walks the
-    /// index from its start and filters, so each batch costs more than the one before.
-    /// `updated_at >= at AND (..)` would seek, yet still walk every row of the
-    /// checkpoint's timestamp copied before, which after a bulk import sharing one
-    /// timestamp is most of the table.
-    async fn changed<T, K: Into<sea_query::Value>>(
-        &self,
-        mut q: SelectStatement,
-        updated_col: &str,
-        key_col: &str,
-        after: Option<(DateTime<Utc>, K)>,
-        limit: u64,
-        decode: fn(Row) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let Some((at, last)) = after else {
-            let first = q
-                .order_by(a(updated_col), Order::Asc)
-                .order_by(a(key_col), Order::Asc)
-                .limit(limit)
-                .to_owned();
-            return self.all(first).await?.into_iter().map(decode).collect();
-        };
-        let at = self.watermark(at);
-        let same = q
-            .clone()
-            .and_where(Expr::col(a(updated_col)).eq(at.clone()))
-            .and_where(Expr::col(a(key_col)).gt(Expr::val(last.into())))
-            .order_by(a(key_col), Order::Asc)
-            .limit(limit)
-            .to_owned();
-        let mut rows = self
-            .all(same)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect::<Result<Vec<_>>>()?;
-        let missing = limit.saturating_sub(rows.len() as u64);
-        if missing > 0 {
-            let later = q
-                .and_where(Expr::col(a(updated_col)).gt(at))
-                .order_by(a(updated_col), Order::Asc)
-                .order_by(a(key_col), Order::Asc)
-                .limit(missing)
-                .to_owned();
-            for row in self.all(later).await? {
-                rows.push(decode(row)?);
-            }
-        }
-        Ok(rows)
     }
 
     /// A checkpoint's timestamp in the watermark column's own type. SQL Server and
@@ -343,7 +244,7 @@ fn trimmed(s: String) -> String {
     }
 }
 
-fn client_from(mut r: Row) -> Result<Client> {
+pub(crate) fn client_from(mut r: Row) -> Result<Client> {
     Ok(Client {
         code: trimmed(r.take("code")?),
         name: r.take("name")?,
@@ -358,7 +259,7 @@ fn client_from(mut r: Row) -> Result<Client> {
     })
 }
 
-fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
+pub(crate) fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
     Ok(ClearanceRecord {
         id: r.take("id")?,
         clearance_no: r.take("clearance_no")?,
@@ -379,7 +280,7 @@ fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
     })
 }
 
-fn shipment_from(mut r: Row) -> Result<Shipment> {
+pub(crate) fn shipment_from(mut r: Row) -> Result<Shipment> {
     Ok(Shipment {
         id: r.take("id")?,
         bl_no: r.take("bl_no")?,

@@ -1,14 +1,18 @@
+//! [`LoginService`]: login, refresh and logout over the stores, the rate limits and the
+//! audit sink.
+
 use std::{fmt, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use erp_core::{
     AuditSink, AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, NewSession, Principal,
-    RateLimitStore, RefreshOutcome, RefreshToken, RefreshTokenStore, Role, SessionId, SessionStore,
-    TenantId, TenantRepository, TracingAuditSink, User, UserId, UserRepository,
+    RateLimitStore, RefreshOutcome, RefreshToken, RefreshTokenStore, SessionId, SessionStore,
+    TenantId, TenantRepository, User, UserRepository,
 };
-use serde::Serialize;
 
-use super::{ExternalAuthClient, ExternalError, RateLimiter, Verdict};
+use super::{
+    ExternalAuthClient, ExternalError, LoginRequest, LoginResult, LoginUser, RateLimiter, Verdict,
+};
 use crate::{
     AuthError,
     local::{LocalTokenIssuer, TokenRequest},
@@ -16,109 +20,31 @@ use crate::{
     session::SessionGuard,
 };
 
-/// A sign-in attempt.
-#[derive(Clone, Default)]
-pub struct LoginRequest {
-    /// Tenant slug; the default tenant when absent.
-    pub tenant: Option<String>,
-    /// Username as typed.
-    pub username: String,
-    /// Password as typed (never logged, never stored).
-    pub password: String,
-    /// Client address (rate limits, audit).
-    pub ip: Option<String>,
-    /// Client user agent (audit, session list).
-    pub user_agent: Option<String>,
-}
-
-impl fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("tenant", &self.tenant)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("ip", &self.ip)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The signed-in user as returned to the client.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoginUser {
-    /// User id.
-    pub id: UserId,
-    /// Tenant id.
-    pub tenant_id: TenantId,
-    /// Login name.
-    pub username: String,
-    /// Human name.
-    pub display_name: Option<String>,
-    /// E-mail.
-    pub email: Option<String>,
-    /// ERP roles.
-    pub roles: Vec<Role>,
-}
-
-impl LoginUser {
-    fn from_user(user: &User) -> Self {
-        Self {
-            id: user.id,
-            tenant_id: user.tenant_id,
-            username: user.username.clone(),
-            display_name: user.display_name.clone(),
-            email: user.email.clone().or_else(|| user.azure_email.clone()),
-            roles: user.roles.clone(),
-        }
-    }
-}
-
-/// What a successful login or refresh hands out.
-#[derive(Debug, Clone)]
-pub struct LoginResult {
-    /// Local HS256 access token.
-    pub access_token: String,
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-    /// When the client should refresh (`TOKEN_REFRESH_BUFFER` before expiry).
-    pub refresh_at: DateTime<Utc>,
-    /// The refresh token (rotated on every use).
-    pub refresh_token: RefreshToken,
-    /// When the refresh token expires (with the session).
-    pub refresh_expires_at: DateTime<Utc>,
-    /// The session opened.
-    pub session_id: SessionId,
-    /// How the user signed in.
-    pub auth_method: AuthMethod,
-    /// The user.
-    pub user: LoginUser,
-    /// Expiry of the upstream (external API) tokens, when signed in through it.
-    pub upstream_expires_at: Option<DateTime<Utc>>,
-}
-
-struct Inner {
-    users: Arc<dyn UserRepository>,
-    tenants: Arc<dyn TenantRepository>,
-    sessions: Arc<dyn SessionStore>,
-    refresh: Arc<dyn RefreshTokenStore>,
-    issuer: LocalTokenIssuer,
-    hasher: PasswordHasher,
-    external: Option<ExternalAuthClient>,
-    local_fallback: bool,
-    limits_store: Arc<dyn RateLimitStore>,
-    per_user: RateLimiter,
-    per_ip: RateLimiter,
-    audit: Arc<dyn AuditSink>,
-    guard: Option<SessionGuard>,
-    default_tenant: Option<TenantId>,
-    session_ttl: Duration,
-    refresh_buffer: Duration,
-    refresh_reuse_interval: Duration,
+/// What a [`LoginService`] holds; filled by [`LoginServiceBuilder`](super::LoginServiceBuilder).
+pub(super) struct Inner {
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) tenants: Arc<dyn TenantRepository>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) refresh: Arc<dyn RefreshTokenStore>,
+    pub(super) issuer: LocalTokenIssuer,
+    pub(super) hasher: PasswordHasher,
+    pub(super) external: Option<ExternalAuthClient>,
+    pub(super) local_fallback: bool,
+    pub(super) limits_store: Arc<dyn RateLimitStore>,
+    pub(super) per_user: RateLimiter,
+    pub(super) per_ip: RateLimiter,
+    pub(super) audit: Arc<dyn AuditSink>,
+    pub(super) guard: Option<SessionGuard>,
+    pub(super) default_tenant: Option<TenantId>,
+    pub(super) session_ttl: Duration,
+    pub(super) refresh_buffer: Duration,
+    pub(super) refresh_reuse_interval: Duration,
 }
 
 /// Logs people in, refreshes and ends their sessions.
 #[derive(Clone)]
 pub struct LoginService {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for LoginService {
@@ -131,100 +57,6 @@ impl fmt::Debug for LoginService {
     }
 }
 
-/// Builds a [`LoginService`].
-pub struct LoginServiceBuilder {
-    inner: Inner,
-}
-
-impl fmt::Debug for LoginServiceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginServiceBuilder")
-            .finish_non_exhaustive()
-    }
-}
-
-impl LoginServiceBuilder {
-    /// Argon2id parameters (default OWASP: m=19456 KiB, t=2, p=1).
-    pub fn with_hasher(mut self, hasher: PasswordHasher) -> Self {
-        self.inner.hasher = hasher;
-        self
-    }
-
-    /// Sign in through the external API (`USE_EXTERNAL_AUTH=true`); with `local_fallback`,
-    /// an upstream outage (never an upstream "wrong password") falls back to the local
-    /// password when the user has one.
-    pub fn with_external(mut self, client: ExternalAuthClient, local_fallback: bool) -> Self {
-        self.inner.external = Some(client);
-        self.inner.local_fallback = local_fallback;
-        self
-    }
-
-    /// Attempts allowed per username and per client address in `window` (defaults: 10
-    /// per username, 100 per address, per 5 minutes; 0 disables a limit).
-    pub fn with_rate_limits(mut self, per_user: usize, per_ip: usize, window: Duration) -> Self {
-        let store = self.inner.limits_store.clone();
-        self.inner.per_user = RateLimiter::new(store.clone(), per_user, window);
-        self.inner.per_ip = RateLimiter::new(store, per_ip, window);
-        self
-    }
-
-    /// Where attempts are counted (default: in this process only). Give every instance
-    /// the same shared store (`SqlRateLimitStore`, Redis) and the budget holds in total.
-    /// Call before [`with_rate_limits`](Self::with_rate_limits) or after: the limits stay.
-    pub fn with_rate_limit_store(mut self, store: Arc<dyn RateLimitStore>) -> Self {
-        self.inner.per_user = self.inner.per_user.with_store(store.clone());
-        self.inner.per_ip = self.inner.per_ip.with_store(store.clone());
-        self.inner.limits_store = store;
-        self
-    }
-
-    /// Where audit events go (default: tracing).
-    pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.inner.audit = sink;
-        self
-    }
-
-    /// Revocations made by logout apply at once to this guard's cache.
-    pub fn with_session_guard(mut self, guard: SessionGuard) -> Self {
-        self.inner.guard = Some(guard);
-        self
-    }
-
-    /// Tenant used when a login names none.
-    pub fn with_default_tenant(mut self, tenant: Option<TenantId>) -> Self {
-        self.inner.default_tenant = tenant;
-        self
-    }
-
-    /// Session (and refresh token) lifetime (default 12 h).
-    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
-        self.inner.session_ttl = ttl;
-        self
-    }
-
-    /// How early clients should refresh (`TOKEN_REFRESH_BUFFER`, default 60 s).
-    pub fn with_refresh_buffer(mut self, buffer: Duration) -> Self {
-        self.inner.refresh_buffer = buffer;
-        self
-    }
-
-    /// How long a just-rotated refresh token may be presented again without counting as
-    /// theft (`REFRESH_TOKEN_REUSE_INTERVAL`, default 10 s; zero is strict): two tabs or
-    /// a client retry racing one refresh then each get a token of the same family
-    /// instead of signing the user out. See [`RefreshTokenStore::rotate_refresh`].
-    pub fn with_refresh_reuse_interval(mut self, interval: Duration) -> Self {
-        self.inner.refresh_reuse_interval = interval;
-        self
-    }
-
-    /// Finishes.
-    pub fn build(self) -> LoginService {
-        LoginService {
-            inner: Arc::new(self.inner),
-        }
-    }
-}
-
 /// How a password check ended, before any session exists.
 enum Checked {
     Ok(User, AuthMethod, Option<DateTime<Utc>>),
@@ -232,38 +64,6 @@ enum Checked {
 }
 
 impl LoginService {
-    /// Starts a builder over the stores and the token issuer.
-    pub fn builder(
-        users: Arc<dyn UserRepository>,
-        tenants: Arc<dyn TenantRepository>,
-        sessions: Arc<dyn SessionStore>,
-        refresh: Arc<dyn RefreshTokenStore>,
-        issuer: LocalTokenIssuer,
-    ) -> LoginServiceBuilder {
-        let limits_store: Arc<dyn RateLimitStore> = Arc::new(erp_core::memory::MemoryStore::new());
-        LoginServiceBuilder {
-            inner: Inner {
-                users,
-                tenants,
-                sessions,
-                refresh,
-                issuer,
-                hasher: PasswordHasher::new(),
-                external: None,
-                local_fallback: false,
-                limits_store: limits_store.clone(),
-                per_user: RateLimiter::new(limits_store.clone(), 10, Duration::from_secs(300)),
-                per_ip: RateLimiter::new(limits_store, 100, Duration::from_secs(300)),
-                audit: Arc::new(TracingAuditSink),
-                guard: None,
-                default_tenant: None,
-                session_ttl: Duration::from_secs(12 * 3600),
-                refresh_buffer: Duration::from_secs(60),
-                refresh_reuse_interval: Duration::from_secs(10),
-            },
-        }
-    }
-
     /// The password hasher (for the CLI's `password hash` and user administration).
     pub fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher

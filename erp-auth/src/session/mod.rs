@@ -2,12 +2,12 @@
 //! invalidated across instances by PostgreSQL `NOTIFY`, and signed session cookies with
 //! CSRF protection for browser apps.
 
-mod cache;
 mod cookie;
-mod guard;
+mod revocation;
+mod revocation_cache;
 mod token_guard;
 
 pub(crate) use cookie::is_unsafe;
 pub use cookie::{CookieConfig, IssuedCookies, SessionCookies};
-pub use guard::{SessionGuard, SessionGuardStats, spawn_purger};
+pub use revocation::{SessionGuard, SessionGuardStats, spawn_purger};
 pub use token_guard::{TokenRevocationGuard, spawn_token_purger};

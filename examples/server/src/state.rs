@@ -5,7 +5,6 @@ use std::{sync::Arc, time::Duration};
 use erp_auth::{
     Authenticator,
     azure::{AzureAdConfig, AzureAdVerifier, GraphConfig, GraphGroups},
-    cache::TokenCacheConfig,
     iam::{IamConfig, IamVerifier},
     local::{KeyRing, LocalJwtConfig, LocalJwtVerifier, LocalTokenIssuer},
     login::{ExternalAuthClient, ExternalAuthConfig, LoginService, spawn_rate_limit_purger},
@@ -15,6 +14,7 @@ use erp_auth::{
         CookieConfig, SessionCookies, SessionGuard, TokenRevocationGuard, spawn_purger,
         spawn_token_purger,
     },
+    token_cache::TokenCacheConfig,
 };
 use erp_core::{
     FanoutAuditSink, NewTenant, RateLimitStore, TenantId, TenantRepository, TracingAuditSink,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod ratelimit;
+mod refresh;
 mod session;
 mod tenant;
 mod token;

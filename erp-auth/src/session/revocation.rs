@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use erp_core::{FeedStatus, Principal, RevocationEvent, SessionId, SessionStore, TenantId, UserId};
 use tokio::{sync::broadcast, time::Instant};
 
-use super::cache::{MarkEntry, RevocationCache, SessionEntry};
+use super::revocation_cache::{MarkEntry, RevocationCache, SessionEntry};
 use crate::AuthError;
 
 /// Counters of the guard.
