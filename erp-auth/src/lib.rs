@@ -53,6 +53,7 @@ pub mod local;
 pub mod login;
 pub mod metrics;
 pub mod password;
+mod purge;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;

@@ -97,17 +97,9 @@ pub fn spawn_rate_limit_purger(
     store: Arc<dyn RateLimitStore>,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match store.purge_expired(Utc::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(purged = n, "purged expired rate-limit windows"),
-                Err(e) => tracing::warn!(error = %e, "purging rate-limit windows failed"),
-            }
-        }
+    crate::purge::spawn_purge_loop(interval, "rate-limit windows", move |now| {
+        let store = store.clone();
+        async move { store.purge_expired(now).await }
     })
 }
 

@@ -452,16 +452,8 @@ pub fn spawn_purger(
     store: Arc<dyn SessionStore>,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match store.purge_expired(Utc::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged expired sessions"),
-                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
-            }
-        }
+    crate::purge::spawn_purge_loop(interval, "sessions", move |now| {
+        let store = store.clone();
+        async move { store.purge_expired(now).await }
     })
 }

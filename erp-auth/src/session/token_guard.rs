@@ -188,16 +188,8 @@ pub fn spawn_token_purger(
     store: Arc<dyn TokenRevocationStore>,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match store.purge_expired_tokens(Utc::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged revocations of expired tokens"),
-                Err(e) => tracing::warn!(error = %e, "purging revoked tokens failed"),
-            }
-        }
+    crate::purge::spawn_purge_loop(interval, "revocations of tokens", move |now| {
+        let store = store.clone();
+        async move { store.purge_expired_tokens(now).await }
     })
 }

@@ -2,6 +2,7 @@
 //! runs on PostgreSQL, SQLite and any other executor.
 
 mod audit;
+mod purge;
 mod ratelimit;
 mod refresh;
 mod session;

@@ -10,7 +10,7 @@ use crate::{
     SessionId, SessionStore, TenantId, UserId,
     sql::{
         Database, Executor, Row, Scope, Statement,
-        schema::{RefreshTokens, Sessions, TenantRevocations, Tenants, UserRevocations},
+        schema::{RefreshTokens, Sessions, TenantRevocations, UserRevocations},
     },
     time::{now, truncate_micros},
 };
@@ -304,32 +304,14 @@ impl<E: Executor> SessionStore for SqlSessionStore<E> {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
-        // Tenant by tenant: row-level security hides every row from an unscoped query.
-        let tenants = self
-            .exec
-            .fetch_all(
-                Scope::Global,
-                &Query::select()
-                    .column(Tenants::Id)
-                    .from(Tenants::Table)
-                    .to_owned()
-                    .into(),
-            )
-            .await?;
-        let mut purged = 0;
-        for row in tenants {
-            let tenant: TenantId = row.get("id")?;
-            let stmt = Query::delete()
+        super::purge::per_tenant(&self.exec, |tenant| {
+            Query::delete()
                 .from_table(Sessions::Table)
                 .and_where(Expr::col(Sessions::TenantId).eq(tenant))
                 .and_where(Expr::col(Sessions::ExpiresAt).lt(truncate_micros(now)))
-                .to_owned();
-            purged += self
-                .exec
-                .execute(Scope::Tenant(tenant), &stmt.into())
-                .await?;
-        }
-        Ok(purged)
+                .to_owned()
+        })
+        .await
     }
 
     async fn watermarks(&self, tenant: TenantId, user: UserId) -> Result<RevocationWatermarks> {

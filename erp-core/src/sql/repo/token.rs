@@ -4,10 +4,7 @@ use sea_query::{Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
     Error, Result, RevocationEvent, TenantId, TokenRevocationStore, UserId, is_token_id,
-    sql::{
-        Database, Executor, Scope,
-        schema::{RevokedTokens, Tenants},
-    },
+    sql::{Database, Executor, Scope, schema::RevokedTokens},
     time::truncate_micros,
 };
 
@@ -96,31 +93,13 @@ impl<E: Executor> TokenRevocationStore for SqlTokenRevocations<E> {
     }
 
     async fn purge_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64> {
-        // Tenant by tenant: row-level security hides every row from an unscoped query.
-        let tenants = self
-            .exec
-            .fetch_all(
-                Scope::Global,
-                &Query::select()
-                    .column(Tenants::Id)
-                    .from(Tenants::Table)
-                    .to_owned()
-                    .into(),
-            )
-            .await?;
-        let mut purged = 0;
-        for row in tenants {
-            let tenant: TenantId = row.get("id")?;
-            let stmt = Query::delete()
+        super::purge::per_tenant(&self.exec, |tenant| {
+            Query::delete()
                 .from_table(RevokedTokens::Table)
                 .and_where(Expr::col(RevokedTokens::TenantId).eq(tenant))
                 .and_where(Expr::col(RevokedTokens::ExpiresAt).lt(truncate_micros(now)))
-                .to_owned();
-            purged += self
-                .exec
-                .execute(Scope::Tenant(tenant), &stmt.into())
-                .await?;
-        }
-        Ok(purged)
+                .to_owned()
+        })
+        .await
     }
 }
