@@ -1,10 +1,13 @@
 //! The command line, run as a user would run it (the built binary, a temporary database).
 
+mod common;
+
 use std::{
     io::Write,
     process::{Command, Output, Stdio},
 };
 
+use common::PgSchema;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{body_json, method, path},
@@ -543,61 +546,9 @@ fn external_probe_refuses_a_password_on_the_command_line_and_an_unconfigured_api
     assert!(String::from_utf8_lossy(&out.stderr).contains("no password on standard input"));
 }
 
-/// A fresh schema on the test PostgreSQL server, dropped at the end (even on failure).
-struct PgSchema {
-    base: String,
-    schema: String,
-    url: String,
-}
-
-impl PgSchema {
-    async fn new() -> Self {
-        let base = std::env::var("ERP_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!(
-            "erp_cli_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let url = format!("{base}?options=-c%20search_path%3D{schema}");
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        Self { base, schema, url }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        // A runtime of its own: Drop may run inside the test's runtime, which cannot block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_link_external_then_an_external_login_is_that_user() {
-    let pg = PgSchema::new().await;
+    let pg = PgSchema::new("erp_cli").await;
     let cli = Cli::new();
     let db = [("DATABASE_URL", pg.url.as_str())];
     let ok = |args: &[&str], stdin: Option<&str>| {

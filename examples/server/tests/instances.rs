@@ -2,12 +2,15 @@
 //! other within a second, for a local session and for an Entra ID access token;
 //! refreshes racing across both keep the user signed in.
 
+mod common;
+
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
 };
 
 use axum::Router;
+use common::PgSchema;
 use erp_server::{AppState, config::ServerConfig, router, testkit::call as call_full};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -27,9 +30,7 @@ async fn call(
 /// A fresh schema on the test PostgreSQL server, dropped when the test ends (even when
 /// it fails), and the instances started on it.
 struct Cluster {
-    base: String,
-    schema: String,
-    url: String,
+    pg: PgSchema,
     dir: tempfile::TempDir,
 }
 
@@ -50,59 +51,20 @@ async fn listener_pids(client: &tokio_postgres::Client, schema: &str) -> Vec<i32
 
 impl Cluster {
     async fn new() -> Self {
-        let base = std::env::var("ERP_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        // The schema goes into search_path through libpq's `options`.
-        let url = format!("{base}?options=-c%20search_path%3D{schema}&application_name={schema}");
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
         Self {
-            base,
-            schema,
-            url,
+            pg: PgSchema::new("erp_s").await,
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
     /// A real `erp-server` router on the shared database, with `extra` environment.
     async fn instance(&self, extra: &[(&str, &str)]) -> Router {
-        let mut env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", self.url.clone())]);
+        let mut env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", self.pg.url.clone())]);
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
         config.embedded_database = true; // seed the development users
         config.legacy_sqlite_path = Some(self.dir.path().join("legacy.sqlite"));
         router(AppState::build(config).await.unwrap())
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        // A runtime of its own: Drop may run inside the test's runtime, which cannot block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 
@@ -284,11 +246,11 @@ async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 
     // The limiter's store cannot answer: logins are refused with 503, never unlimited.
-    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+    let (client, conn) = tokio_postgres::connect(&cluster.pg.base, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
-    let schema = &cluster.schema;
+    let schema = &cluster.pg.schema;
     client
         .batch_execute(&format!(
             "ALTER TABLE {schema}.login_rate_limits RENAME TO login_rate_limits_away"
@@ -395,13 +357,16 @@ async fn redis_login_budget_holds_across_instances_fails_closed_and_recovers() {
         assert!((1..=600).contains(&retry), "Retry-After {retry}");
     }
     // The counters are in Redis, under this test's prefix, and not in the database.
-    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+    let (client, conn) = tokio_postgres::connect(&cluster.pg.base, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
     let rows: i64 = client
         .query_one(
-            &format!("SELECT count(*) FROM {}.login_rate_limits", cluster.schema),
+            &format!(
+                "SELECT count(*) FROM {}.login_rate_limits",
+                cluster.pg.schema
+            ),
             &[],
         )
         .await
@@ -466,13 +431,13 @@ async fn revocation_on_a_reaches_b_despite(
     b: &Router,
     outage: impl AsyncFnOnce(&tokio_postgres::Client, &[i32]),
 ) -> Duration {
-    let (client, conn) = tokio_postgres::connect(&cluster.base, tokio_postgres::NoTls)
+    let (client, conn) = tokio_postgres::connect(&cluster.pg.base, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
     let started = Instant::now();
     let pids = loop {
-        let pids = listener_pids(&client, &cluster.schema).await;
+        let pids = listener_pids(&client, &cluster.pg.schema).await;
         if pids.len() == 2 {
             break pids;
         }

@@ -11,6 +11,8 @@
 //! PostgreSQL (`ERP_TEST_DATABASE_URL`, a schema of its own) where the sync is tested,
 //! else a temporary SQLite file.
 
+mod common;
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -18,6 +20,7 @@ use std::{
 };
 
 use axum::{Router, body::Body};
+use common::PgSchema;
 use erp_legacy::mssql::{MssqlConfig, MssqlExecutor};
 use erp_server::{
     AppState,
@@ -159,62 +162,14 @@ impl Drop for TsqlDatabase {
 
 // --- the ERP database -------------------------------------------------------------------
 
-fn pg_url() -> String {
-    std::env::var("ERP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A PostgreSQL schema of the test's own for the ERP database, dropped at the end.
-struct PgSchema {
-    name: String,
-}
-
-impl PgSchema {
-    async fn create() -> Self {
-        let name = unique("erp_s");
-        let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL (ERP_TEST_DATABASE_URL) is required");
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .unwrap();
-        Self { name }
-    }
-
-    /// `DATABASE_URL` keeping every ERP table in this schema (libpq `options`).
-    fn database_url(&self) -> String {
-        format!("{}?options=-c%20search_path%3D{}", pg_url(), self.name)
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .query_one(&format!("SELECT count(*) FROM {}.{table}", self.name), &[])
-            .await
-            .unwrap()
-            .get(0)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        on_own_runtime(async move {
-            if let Ok((client, conn)) =
-                tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await
-            {
-                tokio::spawn(conn);
-                let _ = client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await;
-            }
-        });
-    }
+/// The rows of `table` in the ERP schema.
+async fn count(erp: &PgSchema, table: &str) -> i64 {
+    erp.client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {}.{table}", erp.schema), &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 // --- the server ---------------------------------------------------------------------------
@@ -302,14 +257,11 @@ async fn mssql_server_serves_the_legacy_routes_and_syncs_into_postgres() {
     let Some(url) = mssql_url() else { return };
     let legacy = TsqlDatabase::create(&url).await;
     legacy.load_sample("dbo").await;
-    let erp = PgSchema::create().await;
+    let erp = PgSchema::new("erp_s").await;
     let app = router(
-        AppState::build(server_config(
-            &erp.database_url(),
-            mssql_config(&legacy.url()),
-        ))
-        .await
-        .expect("starts: the sample schema matches the default mapping"),
+        AppState::build(server_config(&erp.url, mssql_config(&legacy.url())))
+            .await
+            .expect("starts: the sample schema matches the default mapping"),
     );
     let t = &admin_token(&app).await;
 
@@ -397,9 +349,9 @@ async fn mssql_server_serves_the_legacy_routes_and_syncs_into_postgres() {
         .map(|t| t["rows"].as_u64().unwrap())
         .sum();
     assert_eq!(rows, 5 + 4 + 3, "{report}");
-    assert_eq!(erp.count("legacy_clients").await, 5);
-    assert_eq!(erp.count("legacy_clearance_records").await, 4);
-    assert_eq!(erp.count("legacy_shipments").await, 3);
+    assert_eq!(count(&erp, "legacy_clients").await, 5);
+    assert_eq!(count(&erp, "legacy_clearance_records").await, 4);
+    assert_eq!(count(&erp, "legacy_shipments").await, 3);
     let (status, again) = call(&app, "POST", "/api/v1/mssql/sync", Some(t)).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     let rows: u64 = again["tables"]
@@ -409,7 +361,7 @@ async fn mssql_server_serves_the_legacy_routes_and_syncs_into_postgres() {
         .map(|t| t["rows"].as_u64().unwrap())
         .sum();
     assert_eq!(rows, 0, "nothing changed: {again}");
-    assert_eq!(erp.count("legacy_clients").await, 5);
+    assert_eq!(count(&erp, "legacy_clients").await, 5);
 
     // Writes through the T-SQL server: the version of If-Match, 412 once it is stale.
     let (_, _, headers) = call_full(&app, "GET", "/api/v1/mssql/clearance/2", Some(t)).await;

@@ -3,9 +3,12 @@
 //! cookies Secure, but only when the TCP peer is a trusted proxy. The peer is set per
 //! request the way `into_make_service_with_connect_info` sets it in `main.rs`.
 
+mod common;
+
 use std::{collections::HashMap, net::SocketAddr};
 
 use axum::{Router, body::Body, extract::ConnectInfo};
+use common::PgSchema;
 use erp_server::{AppState, config::ServerConfig, router, testkit::send};
 use http::{HeaderMap, Request, StatusCode};
 use serde_json::{Value, json};
@@ -14,34 +17,21 @@ const PROXIES: &str = "10.0.0.0/8, fd00::/8";
 
 /// A fresh schema on the test PostgreSQL server, dropped when the test ends.
 struct Db {
-    base: String,
-    schema: String,
-    url: String,
+    pg: PgSchema,
     dir: tempfile::TempDir,
 }
 
 impl Db {
     async fn new() -> Self {
-        let base = std::env::var("ERP_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("erp_p_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let url = format!("{base}?options=-c%20search_path%3D{schema}&application_name={schema}");
-        self::client(&base)
-            .await
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
         Self {
-            base,
-            schema,
-            url,
+            pg: PgSchema::new("erp_p").await,
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
     /// A real `erp-server` router on this database, with `extra` environment.
     async fn instance(&self, extra: &[(&str, &str)]) -> Router {
-        let mut env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", self.url.clone())]);
+        let mut env: HashMap<&str, String> = HashMap::from([("DATABASE_URL", self.pg.url.clone())]);
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
         config.embedded_database = true; // seed the development users
@@ -51,12 +41,13 @@ impl Db {
 
     /// The `(kind, ip)` of the audit events of `session`, oldest first.
     async fn audit_ips(&self, session: &str) -> Vec<(String, Option<String>)> {
-        self::client(&self.base)
+        self.pg
+            .client()
             .await
             .query(
                 &format!(
                     "SELECT kind, ip FROM {}.audit_events WHERE session_id = $1 ORDER BY at",
-                    self.schema
+                    self.pg.schema
                 ),
                 &[&session],
             )
@@ -65,38 +56,6 @@ impl Db {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect()
-    }
-}
-
-async fn client(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        // A runtime of its own: Drop may run inside the test's runtime, which cannot block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 
