@@ -83,13 +83,13 @@ async fn healthcheck_passes_against_a_running_server() {
 
 #[tokio::test]
 async fn healthcheck_fails_when_nothing_listens() {
-    // A port that was free a moment ago and is closed now.
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A socket bound but never listening holds its port for this test (a freed port
+    // could be taken by another test's server meanwhile) and refuses every connection.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let out = probe(&addr.to_string()).await;
+    drop(socket);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot connect"), "{stderr}");
