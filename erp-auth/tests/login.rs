@@ -239,8 +239,15 @@ async fn unknown_known_and_hashless_usernames_cost_one_argon2_run_each() {
     add_user(&env, "sso-only", None).await;
     for user in ["alice", "nobody-by-this-name", "sso-only"] {
         let before = counting.argon2_runs();
-        let err = env.login.login(req(user, "wrong-password")).await.unwrap_err();
-        assert!(matches!(err, AuthError::InvalidCredentials), "{user}: {err:?}");
+        let err = env
+            .login
+            .login(req(user, "wrong-password"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AuthError::InvalidCredentials),
+            "{user}: {err:?}"
+        );
         assert_eq!(counting.argon2_runs() - before, 1, "{user}");
     }
 }

@@ -489,19 +489,20 @@ async fn mssql_query_timeout_discards_the_connection_and_the_pool_recovers() {
             .with_query_timeout(Duration::from_millis(300)),
     )
     .await;
-    // A five-second statement on either server: Babelfish has no WAITFOR, SQL Server no
-    // pg_sleep.
+    // A ten-second statement on either server (Babelfish has no WAITFOR, SQL Server no
+    // pg_sleep): far enough from the 300 ms timeout that a loaded CI machine cannot blur
+    // "the timeout fired" with "the statement finished".
     let sleep = if is_babelfish(&executor).await {
-        "EXEC pg_catalog.pg_sleep 5"
+        "EXEC pg_catalog.pg_sleep 10"
     } else {
-        "WAITFOR DELAY '00:00:05'"
+        "WAITFOR DELAY '00:00:10'"
     };
     let started = Instant::now();
     let err = executor.batch_execute_raw(sleep).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );

@@ -447,12 +447,19 @@ async fn revocation_on_a_reaches_b_despite(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let (status, health) = call(b, "GET", "/health", None, None).await;
-    assert_eq!(status, StatusCode::OK, "{health}");
-    assert_eq!(
-        health["checks"]["revocation_feed"]["status"], "ok",
-        "{health}"
-    );
+    // A listener shows in pg_stat_activity a moment before its LISTEN has run and the
+    // feed calls itself up: wait for B to say so.
+    loop {
+        let (status, health) = call(b, "GET", "/health", None, None).await;
+        if status == StatusCode::OK && health["checks"]["revocation_feed"]["status"] == "ok" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "B's revocation feed is not up: {status} {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let token = login(a).await["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
         call(b, "GET", "/auth/me", Some(&token), None).await.0,
