@@ -24,7 +24,15 @@ pub(crate) fn bearer_header(
 
 /// The token of a `Bearer` credential (scheme case-insensitive, RFC 7235).
 pub(crate) fn bearer_token(value: &HeaderValue) -> Result<&str, AuthError> {
-    let text = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
+    // `is_ascii` and `from_utf8` check a machine word at a time; `HeaderValue::to_str`
+    // checks byte by byte, which on a 1-2 KB Entra ID token was most of this function.
+    // Control characters cannot be in a header value hyper parsed, and any other byte
+    // outside the token alphabet fails the JWT's own decoding.
+    let bytes = value.as_bytes();
+    if !bytes.is_ascii() {
+        return Err(AuthError::MalformedHeader);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| AuthError::MalformedHeader)?;
     let (scheme, token) = text.split_once(' ').ok_or(AuthError::MalformedHeader)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::MalformedHeader);

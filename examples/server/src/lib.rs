@@ -112,9 +112,13 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(legacy_writers)
         .route_layer(AuthLayer::new(state.authenticator.clone()));
+    let auth_config = auth::ConfigBody::new(&state.config);
     let router = Router::new()
         .route("/health", get(health::health))
-        .route("/auth/config", get(auth::config))
+        .route(
+            "/auth/config",
+            get(move || std::future::ready(auth_config.clone())),
+        )
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/metrics", get(metrics))
