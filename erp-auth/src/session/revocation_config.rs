@@ -100,3 +100,39 @@ impl SessionGuardConfig {
         self.feed.as_ref().map(|(f, d)| (f, *d))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionGuard;
+
+    #[test]
+    fn the_guards_with_methods_keep_every_earlier_setting() {
+        let feed = Arc::new(FeedStatus::new());
+        let store = Arc::new(erp_core::memory::MemoryStore::new());
+        let guard = SessionGuard::new(store)
+            .with_revocation_feed(feed.clone(), Duration::from_secs(5))
+            .with_entry_ttl(Duration::from_secs(7))
+            .with_touch_interval(Duration::from_secs(3))
+            .with_grace_period(Some(Duration::from_secs(11)))
+            .with_max_entries(0);
+        let c = guard.config();
+        assert_eq!(c.entry_ttl(), Duration::from_secs(7));
+        assert_eq!(c.touch_interval(), Duration::from_secs(3));
+        assert_eq!(c.grace_period(), Some(Duration::from_secs(11)));
+        assert_eq!(c.max_entries(), 1, "at least one entry");
+        let (kept, bound) = guard.revocation_feed().expect("the feed is kept");
+        assert!(Arc::ptr_eq(kept, &feed));
+        assert_eq!(bound, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = SessionGuardConfig::default();
+        assert_eq!(c.entry_ttl(), Duration::from_secs(300));
+        assert_eq!(c.touch_interval(), Duration::from_secs(60));
+        assert_eq!(c.grace_period(), None);
+        assert_eq!(c.max_entries(), 100_000);
+        assert!(c.revocation_feed().is_none());
+    }
+}

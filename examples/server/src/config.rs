@@ -845,6 +845,14 @@ mod tests {
     }
 
     #[test]
+    fn log_format_is_read_through_the_config() {
+        let format = |v: &'static str| move |k: &str| (k == "ERP_LOG_FORMAT").then(|| v.to_owned());
+        assert!(ServerConfig::log_json_from_lookup(format("JSON")));
+        assert!(!ServerConfig::log_json_from_lookup(format("text")));
+        assert!(!ServerConfig::log_json_from_lookup(|_| None));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("X", "30s").unwrap(), Duration::from_secs(30));
         assert_eq!(
