@@ -41,6 +41,7 @@ pub mod memory;
 mod model;
 mod repo;
 pub mod sql;
+pub mod testing;
 pub mod time;
 
 pub use error::{Backend, BoxError, Error, Result};

@@ -5,50 +5,33 @@ use std::collections::HashMap;
 
 use axum::{Router, body::Body};
 use erp_auth::testkit::{FakeAzureAd, FakeGraph, RsaKey};
-use erp_server::{AppState, config::ServerConfig, router};
+use erp_server::{AppState, config::ServerConfig, router, testkit::PgSchema};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers};
 
-/// A server on its own PostgreSQL schema; the schema is dropped by [`Harness::finish`].
+/// A server on its own PostgreSQL schema, dropped with the harness (even on failure).
 struct Harness {
     app: Router,
-    schema: String,
+    pg: PgSchema,
     admin: tokio_postgres::Client,
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
     async fn start(vars: &[(&str, String)]) -> Self {
-        let base = std::env::var("ERP_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!(
-            "erp_it_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL at ERP_TEST_DATABASE_URL");
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
+        let pg = PgSchema::new("erp_it").await;
+        let admin = pg.client().await;
         let dir = tempfile::tempdir().unwrap();
         let mut env: HashMap<&str, String> = vars.iter().cloned().collect();
-        env.insert(
-            "DATABASE_URL",
-            format!("{base}?options=-c%20search_path%3D{schema}"),
-        );
+        env.insert("DATABASE_URL", pg.url.clone());
         env.insert("SESSION_COOKIE_SECURE", "false".into());
         let mut config = ServerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
         config.legacy_sqlite_path = Some(dir.path().join("legacy.sqlite"));
         let app = router(AppState::build(config).await.unwrap());
         Harness {
             app,
-            schema,
+            pg,
             admin,
             _dir: dir,
         }
@@ -72,37 +55,27 @@ impl Harness {
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let challenge = res
-            .headers()
+        let (status, body, headers) = erp_server::testkit::send(&self.app, req).await;
+        let challenge = headers
             .get("www-authenticate")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap(), challenge)
+        (status, body, challenge)
     }
 
     async fn exec(&self, sql: &str) {
         self.admin
-            .batch_execute(&sql.replace("{schema}", &self.schema))
+            .batch_execute(&sql.replace("{schema}", &self.pg.schema))
             .await
             .unwrap();
     }
 
     async fn count(&self, sql: &str) -> i64 {
         self.admin
-            .query_one(&sql.replace("{schema}", &self.schema), &[])
+            .query_one(&sql.replace("{schema}", &self.pg.schema), &[])
             .await
             .unwrap()
             .get(0)
-    }
-
-    async fn finish(self) {
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .await
-            .unwrap();
     }
 }
 
@@ -192,7 +165,6 @@ async fn azure_ad_tokens_provision_users_and_map_roles() {
         health["checks"]["database"]["backend"], "postgres",
         "{health}"
     );
-    h.finish().await;
 }
 
 /// The external API of the DESIGN contract: any user with password "correct" is valid;
@@ -286,7 +258,6 @@ async fn external_auth_api_logins() {
         health["checks"]["external_auth"]["status"], "down",
         "{health}"
     );
-    h.finish().await;
 }
 
 /// The IAM service of the DESIGN contract: "good" tokens belong to kim, who may read
@@ -339,7 +310,6 @@ async fn iam_service_mode() {
 
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["checks"]["iam_service"]["status"], "ok", "{health}");
-    h.finish().await;
 }
 
 const HOME_TID: &str = "11111111-2222-3333-4444-555555555555";
@@ -416,7 +386,6 @@ async fn a_daemon_with_an_admin_app_role_runs_the_sync_as_a_service() {
             && challenge.ends_with("scope=\"access_as_user\""),
         "{challenge}"
     );
-    h.finish().await;
 }
 
 /// Multi-tenant app: AZURE_TENANT_ID=organizations with AZURE_ALLOWED_TENANTS; a
@@ -505,5 +474,4 @@ async fn a_multi_tenant_app_with_bound_directories_and_group_overage() {
             .contains("erp_auth_graph_lookups_total"),
         "{metrics}"
     );
-    h.finish().await;
 }

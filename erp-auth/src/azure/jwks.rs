@@ -59,7 +59,7 @@ struct Inner {
 
 /// The Entra ID signing keys.
 ///
-/// The hot path ([`JwksCache::key`] with a known `kid`) is a lock-free snapshot read. A
+/// The hot path (a key lookup with a known `kid`) is a lock-free snapshot read. A
 /// background task refreshes the keys at about 80 % of the TTL, with jitter so a fleet
 /// does not stampede the IdP. An unknown `kid` may trigger one fetch, shared by every
 /// request that wants it (single flight) and at most one per minimum interval; while the

@@ -5,9 +5,11 @@
 mod cookie;
 mod revocation;
 mod revocation_cache;
+mod revocation_config;
 mod token_guard;
 
 pub(crate) use cookie::is_unsafe;
 pub use cookie::{CookieConfig, IssuedCookies, SessionCookies};
 pub use revocation::{SessionGuard, SessionGuardStats, spawn_purger};
+pub use revocation_config::SessionGuardConfig;
 pub use token_guard::{TokenRevocationGuard, spawn_token_purger};

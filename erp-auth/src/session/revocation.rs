@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use erp_core::{FeedStatus, Principal, RevocationEvent, SessionId, SessionStore, TenantId, UserId};
 use tokio::{sync::broadcast, time::Instant};
 
-use super::revocation_cache::{MarkEntry, RevocationCache, SessionEntry};
+use super::{
+    SessionGuardConfig,
+    revocation_cache::{MarkEntry, RevocationCache, SessionEntry},
+};
 use crate::AuthError;
 
 /// Counters of the guard.
@@ -29,12 +32,7 @@ pub struct SessionGuardStats {
 struct Inner {
     store: Arc<dyn SessionStore>,
     cache: RevocationCache,
-    entry_ttl: Duration,
-    touch_interval: Duration,
-    grace: Option<Duration>,
-    max_entries: usize,
-    /// The revocation feed followed and the bound on trust while it is not fresh.
-    feed: Option<(Arc<FeedStatus>, Duration)>,
+    config: SessionGuardConfig,
     last_touch: std::sync::Mutex<std::collections::HashMap<(TenantId, SessionId), Instant>>,
     stats: SessionGuardStats,
 }
@@ -60,8 +58,8 @@ impl std::fmt::Debug for SessionGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionGuard")
             .field("entries", &self.inner.cache.len())
-            .field("entry_ttl", &self.inner.entry_ttl)
-            .field("grace", &self.inner.grace)
+            .field("entry_ttl", &self.inner.config.entry_ttl())
+            .field("grace", &self.inner.config.grace_period())
             .field("stats", &self.inner.stats)
             .finish()
     }
@@ -79,98 +77,71 @@ fn ceil_seconds(t: DateTime<Utc>) -> i64 {
 }
 
 impl SessionGuard {
-    /// A guard over `store` with a 5-minute entry TTL, 60-second touch throttle and no
-    /// grace period.
+    /// A guard over `store` with the default [`SessionGuardConfig`]: a 5-minute entry
+    /// TTL, 60-second touch throttle and no grace period.
     pub fn new(store: Arc<dyn SessionStore>) -> Self {
-        Self::build(
-            store,
-            Duration::from_secs(300),
-            Duration::from_secs(60),
-            None,
-            100_000,
-            None,
-        )
+        Self::with_config(store, SessionGuardConfig::default())
     }
 
-    fn build(
-        store: Arc<dyn SessionStore>,
-        entry_ttl: Duration,
-        touch_interval: Duration,
-        grace: Option<Duration>,
-        max_entries: usize,
-        feed: Option<(Arc<FeedStatus>, Duration)>,
-    ) -> Self {
+    /// A guard over `store` configured by `config`.
+    pub fn with_config(store: Arc<dyn SessionStore>, config: SessionGuardConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
-                cache: RevocationCache::new(max_entries),
-                entry_ttl,
-                touch_interval,
-                grace,
-                max_entries,
-                feed,
+                cache: RevocationCache::new(config.max_entries()),
+                config,
                 last_touch: std::sync::Mutex::new(std::collections::HashMap::new()),
                 stats: SessionGuardStats::default(),
             }),
         }
     }
 
-    fn rebuild(&self, f: impl FnOnce(&mut (Duration, Duration, Option<Duration>, usize))) -> Self {
-        let i = &self.inner;
-        let mut p = (i.entry_ttl, i.touch_interval, i.grace, i.cache_max());
-        f(&mut p);
-        Self::build(Arc::clone(&i.store), p.0, p.1, p.2, p.3, i.feed.clone())
+    /// The settings in use.
+    pub fn config(&self) -> &SessionGuardConfig {
+        &self.inner.config
     }
 
-    // The `with_*` settings build a fresh guard: call them before `follow` and before
-    // cloning the guard into services.
+    // The `with_*` settings build a fresh guard (empty cache, zero counters): call them
+    // before `follow` and before cloning the guard into services.
+    fn reconfigure(&self, f: impl FnOnce(SessionGuardConfig) -> SessionGuardConfig) -> Self {
+        Self::with_config(Arc::clone(&self.inner.store), f(self.inner.config.clone()))
+    }
 
-    /// How long a cached entry is trusted without a notification (default 5 min).
+    /// See [`SessionGuardConfig::with_entry_ttl`].
     pub fn with_entry_ttl(self, ttl: Duration) -> Self {
-        self.rebuild(|p| p.0 = ttl)
+        self.reconfigure(|c| c.with_entry_ttl(ttl))
     }
 
-    /// Least time between two `last_seen_at` writes of one session (default 60 s).
+    /// See [`SessionGuardConfig::with_touch_interval`].
     pub fn with_touch_interval(self, interval: Duration) -> Self {
-        self.rebuild(|p| p.1 = interval)
+        self.reconfigure(|c| c.with_touch_interval(interval))
     }
 
-    /// Serve cached answers up to `grace` past their TTL while the store is down,
-    /// instead of refusing with 503. Off by default: revocation then still applies
-    /// everywhere it was already received, but a session never seen stays refused.
+    /// See [`SessionGuardConfig::with_grace_period`].
     pub fn with_grace_period(self, grace: Option<Duration>) -> Self {
-        self.rebuild(|p| p.2 = grace)
+        self.reconfigure(|c| c.with_grace_period(grace))
     }
 
-    /// Largest number of cached entries (default 100 000).
+    /// See [`SessionGuardConfig::with_max_entries`].
     pub fn with_max_entries(self, max: usize) -> Self {
-        self.rebuild(|p| p.3 = max.max(1))
+        self.reconfigure(|c| c.with_max_entries(max))
     }
 
-    /// Bounds staleness by the revocation feed this guard follows
-    /// (`REVOCATION_MAX_STALENESS`): while `feed` is not fresh (disconnected, or silent
-    /// for longer than `max_staleness`), a cached answer older than `max_staleness` is
-    /// not trusted: the store is asked, and its being down too is a 503 (no grace
-    /// period then). A revocation made anywhere is thus honoured here within
-    /// `max_staleness`, whatever happens to the feed.
+    /// See [`SessionGuardConfig::with_revocation_feed`].
     pub fn with_revocation_feed(self, feed: Arc<FeedStatus>, max_staleness: Duration) -> Self {
-        let mut guard = self.rebuild(|_| {});
-        if let Some(inner) = Arc::get_mut(&mut guard.inner) {
-            inner.feed = Some((feed, max_staleness));
-        }
-        guard
+        self.reconfigure(|c| c.with_revocation_feed(feed, max_staleness))
     }
 
     /// The followed feed and its staleness bound, when one was given.
     pub fn revocation_feed(&self) -> Option<(&Arc<FeedStatus>, Duration)> {
-        self.inner.feed.as_ref().map(|(f, d)| (f, *d))
+        self.inner.config.revocation_feed()
     }
 
     /// Whether a cached answer of this age may be trusted as far as the feed goes.
     fn feed_covers(&self, loaded_at: Instant) -> bool {
-        match &self.inner.feed {
+        match self.inner.config.revocation_feed() {
             None => true,
-            Some((feed, bound)) => feed.is_fresh(*bound) || loaded_at.elapsed() <= *bound,
+            Some((feed, bound)) => feed.is_fresh(bound) || loaded_at.elapsed() <= bound,
         }
     }
 
@@ -254,15 +225,16 @@ impl SessionGuard {
     }
 
     fn fresh(&self, loaded_at: Instant) -> bool {
-        loaded_at.elapsed() <= self.inner.entry_ttl && self.feed_covers(loaded_at)
+        loaded_at.elapsed() <= self.inner.config.entry_ttl() && self.feed_covers(loaded_at)
     }
 
     fn within_grace(&self, loaded_at: Instant) -> bool {
         self.feed_covers(loaded_at)
             && self
                 .inner
-                .grace
-                .is_some_and(|g| loaded_at.elapsed() <= self.inner.entry_ttl + g)
+                .config
+                .grace_period()
+                .is_some_and(|g| loaded_at.elapsed() <= self.inner.config.entry_ttl() + g)
     }
 
     async fn session_entry(
@@ -379,11 +351,11 @@ impl SessionGuard {
             let key = (tenant, id.clone());
             if last
                 .get(&key)
-                .is_some_and(|t| t.elapsed() < self.inner.touch_interval)
+                .is_some_and(|t| t.elapsed() < self.inner.config.touch_interval())
             {
                 return;
             }
-            if last.len() >= self.inner.cache_max() {
+            if last.len() >= self.inner.config.max_entries() {
                 last.clear();
             }
             last.insert(key, Instant::now());
@@ -438,12 +410,6 @@ impl SessionGuard {
             .await?
             .filter(|s| !s.revoked && s.expires_at > now)
             .map(|s| s.user_id))
-    }
-}
-
-impl Inner {
-    fn cache_max(&self) -> usize {
-        self.max_entries
     }
 }
 

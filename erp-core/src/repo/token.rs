@@ -14,7 +14,7 @@ use crate::{Result, TenantId, UserId};
 pub trait TokenRevocationStore: Send + Sync {
     /// Refuses `token_id` of `user` until `expires_at`; returns whether it was new.
     /// Ids that are not [`is_token_id`](crate::is_token_id) are
-    /// [`Error::Invalid`](crate::Error::Invalid).
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput).
     async fn revoke_token(
         &self,
         tenant: TenantId,

@@ -113,7 +113,7 @@ pub mod mssql {
                 panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set")
             }
             _ => {
-                eprintln!("skipped: MSSQL_TEST_URL not set");
+                erp_core::testing::skipped("MSSQL_TEST_URL not set");
                 None
             }
         }

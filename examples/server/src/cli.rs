@@ -262,13 +262,6 @@ fn out(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-async fn database(config: &ServerConfig) -> Result<Database, BoxError> {
-    let db = Database::connect(config.database.clone()).await?;
-    db.migrate().await?;
-    erp_legacy::sync::migrate_target(&db).await?;
-    Ok(db)
-}
-
 async fn tenant_id(db: &Database, slug: &str) -> Result<TenantId, BoxError> {
     SqlTenantRepository::new(db.clone())
         .by_slug(slug)
@@ -313,12 +306,12 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Healthcheck(_) => unreachable!("healthcheck is handled by main"),
         Command::Migrate => {
-            let db = Database::connect(config.database.clone()).await?;
-            let report = db.migrate().await?;
-            let legacy = erp_legacy::sync::migrate_target(&db).await?;
+            let db = crate::assemble::database::connect(&config).await?;
+            let crate::assemble::database::Migrated { erp, legacy_sync } =
+                crate::assemble::database::migrate(&db).await?;
             out(format!(
                 "migrated {}: applied {:?} (already applied {:?}); legacy sync tables: applied {:?}",
-                report.backend, report.applied, report.already_applied, legacy.applied
+                erp.backend, erp.applied, erp.already_applied, legacy_sync.applied
             ));
         }
         Command::Password(PasswordCommand::Hash { password }) => out(hash(password.read()?).await?),
@@ -327,7 +320,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             external::probe(&config, &username, &read_password_stdin()?).await?;
         }
         Command::User(cmd) => {
-            let db = database(&config).await?;
+            let db = crate::assemble::database::open(&config).await?;
             let users = SqlUserRepository::new(db.clone());
             match cmd {
                 UserCommand::Create {
@@ -387,7 +380,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             azure_tenant_id,
             database_url,
         }) => {
-            let db = database(&config).await?;
+            let db = crate::assemble::database::open(&config).await?;
             let mut new = NewTenant::new(slug, name);
             if let Some(tid) = azure_tenant_id {
                 new = new.with_azure_tenant_id(tid);
@@ -410,7 +403,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             user,
             all_users,
         }) => {
-            let db = database(&config).await?;
+            let db = crate::assemble::database::open(&config).await?;
             let tenant = tenant_id(&db, &tenant).await?;
             let store = SqlSessionStore::new(db.clone());
             let now = chrono::Utc::now();
@@ -432,7 +425,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             out(format!("revoked {n} sessions"));
         }
         Command::Sessions(SessionsCommand::Purge) => {
-            let db = database(&config).await?;
+            let db = crate::assemble::database::open(&config).await?;
             let n = SqlSessionStore::new(db)
                 .purge_expired(chrono::Utc::now())
                 .await?;
@@ -450,7 +443,7 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                     legacy.backend()
                 )),
                 LegacyCommand::Sync { watch } => {
-                    let target = database(&config).await?;
+                    let target = crate::assemble::database::open(&config).await?;
                     let report = if watch {
                         let report = legacy
                             .sync_watching(target, |p| {

@@ -539,6 +539,23 @@ impl ServerConfig {
         parse_bind(var("ERP_BIND").filter(|v| !v.trim().is_empty()))
     }
 
+    /// [`bind_from_lookup`](Self::bind_from_lookup) over the process environment.
+    pub fn bind_from_env() -> Result<SocketAddr> {
+        Self::bind_from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `ERP_LOG_FORMAT=json` (any case): one JSON object per log line. Read on its own,
+    /// before the full configuration, so that a configuration error is logged in the
+    /// format asked for.
+    pub fn log_json_from_lookup(var: impl Fn(&str) -> Option<String>) -> bool {
+        var("ERP_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"))
+    }
+
+    /// [`log_json_from_lookup`](Self::log_json_from_lookup) over the process environment.
+    pub fn log_json_from_env() -> bool {
+        Self::log_json_from_lookup(|name| std::env::var(name).ok())
+    }
+
     /// The embedded database file, when that is what runs.
     pub fn embedded_path(&self) -> Option<PathBuf> {
         self.embedded_database
@@ -825,6 +842,14 @@ mod tests {
                 .to_string();
             assert!(err.contains("REVOCATION_MAX_STALENESS"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn log_format_is_read_through_the_config() {
+        let format = |v: &'static str| move |k: &str| (k == "ERP_LOG_FORMAT").then(|| v.to_owned());
+        assert!(ServerConfig::log_json_from_lookup(format("JSON")));
+        assert!(!ServerConfig::log_json_from_lookup(format("text")));
+        assert!(!ServerConfig::log_json_from_lookup(|_| None));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Every error as `application/problem+json` (RFC 9457) with a stable `code`.
 //!
-//! Errors of the crates below keep their kind up to here, and [`Kind`] turns a kind
+//! Errors of the crates below keep their kind up to here, and `Kind` turns a kind
 //! into a status in this one place: conflict 409, not found 404, invalid input 400,
 //! unavailable 503, and 500 only for what is a bug or a broken database. Details are
 //! fixed text chosen here: a storage error's own message (which can quote a value of

@@ -62,7 +62,7 @@ pub async fn check(addr: SocketAddr, timeout: Duration) -> Result<String, String
 
 /// Runs the probe with the environment's configuration; the process exit code.
 pub async fn run(timeout: Duration) -> std::process::ExitCode {
-    let bind = match ServerConfig::bind_from_lookup(|name| std::env::var(name).ok()) {
+    let bind = match ServerConfig::bind_from_env() {
         Ok(bind) => bind,
         Err(e) => {
             eprintln!("erp-server healthcheck: {e}");

@@ -9,6 +9,7 @@
 //! `GET /api/v1/mssql/shipments?client=`, `PATCH /api/v1/mssql/clearance/{id}`,
 //! `POST /api/v1/mssql/shipments`, `POST /api/v1/mssql/sync`, `GET /metrics`.
 
+pub mod assemble;
 pub mod assets;
 pub mod cli;
 pub mod client_ip;

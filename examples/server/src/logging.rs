@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 /// bench measures the tracing cost a default deployment pays.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("ERP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = crate::config::ServerConfig::log_json_from_env();
     // `try_init`: a second call (tests, benches) keeps the first subscriber.
     let _ = if json {
         tracing_subscriber::fmt()

@@ -1,7 +1,10 @@
 //! Development data for the embedded database: users and a sample legacy database.
 
 use erp_auth::password::PasswordHasher;
-use erp_core::{NewUser, Role, TenantId, UserRepository, sql::Database};
+use erp_core::{
+    NewUser, Role, TenantId, UserRepository,
+    sql::{Database, DatabaseConfig, SqliteConfig},
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,7 +42,7 @@ pub async fn dev_users(users: &dyn UserRepository, tenant: TenantId) -> Result<(
 /// The sample legacy database (schema + data from erp-legacy/sql/sqlite), created once.
 pub async fn sample_legacy(path: &std::path::Path) -> Result<Database, BoxError> {
     let fresh = !path.exists();
-    let db = crate::state::open_sample_legacy(path).await?;
+    let db = Database::connect(DatabaseConfig::Sqlite(SqliteConfig::file(path))).await?;
     if fresh {
         let Database::Sqlite(lite) = &db else {
             return Err("not SQLite".into());

@@ -176,7 +176,7 @@ fn missing(what: &str) -> Option<Browser> {
         std::env::var("ERP_REQUIRE_BROWSER").is_err(),
         "ERP_REQUIRE_BROWSER is set but {what}"
     );
-    eprintln!("skipped: {what}");
+    erp_core::testing::skipped(what);
     None
 }
 

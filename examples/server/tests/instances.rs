@@ -10,22 +10,10 @@ use std::{
 };
 
 use axum::Router;
-use common::PgSchema;
+use common::{PgSchema, call};
 use erp_server::{AppState, config::ServerConfig, router, testkit::call as call_full};
 use http::StatusCode;
 use serde_json::{Value, json};
-
-/// `testkit::call` without the headers.
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let (status, body, _) = call_full(app, method, path, token, body).await;
-    (status, body)
-}
 
 /// A fresh schema on the test PostgreSQL server, dropped when the test ends (even when
 /// it fails), and the instances started on it.
@@ -545,18 +533,8 @@ async fn postgres_revocation_is_honoured_within_the_bound_when_the_listener_hang
 /// the token through the same NOTIFY feed as session revocations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_entra_sign_out_on_one_instance_is_refused_by_the_other() {
-    let base = std::env::var("ERP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("erp_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
+    let pg = PgSchema::new("erp_s").await;
+    let url = pg.url.clone();
     let tenant = uuid::Uuid::new_v4().to_string();
     let client_id = uuid::Uuid::new_v4().to_string();
     let fake = erp_auth::testkit::FakeAzureAd::start(&tenant, &client_id).await;
@@ -621,8 +599,4 @@ async fn postgres_entra_sign_out_on_one_instance_is_refused_by_the_other() {
         );
     }
     drop((a, b));
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
 }

@@ -8,40 +8,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Body};
+use axum::Router;
+use common::{PgSchema, call};
 use erp_server::{AppState, config::ServerConfig, router};
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::String(text)),
-    )
-}
+mod common;
 
 async fn sync_status(app: &Router) -> Value {
     let (_, health) = call(app, "GET", "/health", None, None).await;
@@ -50,18 +23,9 @@ async fn sync_status(app: &Router) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_scheduled_sync_runs_on_one_instance_at_a_time() {
-    let base = std::env::var("ERP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("erp_y_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
+    let pg = PgSchema::new("erp_y").await;
+    let (schema, url) = (pg.schema.clone(), pg.url.clone());
+    let client = pg.client().await;
     // Another instance is running the sync: this session holds the cluster's lock.
     let key = format!("erp legacy sync {schema}");
     client
@@ -169,7 +133,4 @@ async fn postgres_scheduled_sync_runs_on_one_instance_at_a_time() {
     );
 
     drop((a, b));
-    let _ = client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await;
 }

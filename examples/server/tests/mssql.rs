@@ -45,7 +45,7 @@ fn mssql_url() -> Option<String> {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ if required() => panic!("ERP_REQUIRE_MSSQL=1 but MSSQL_TEST_URL is not set"),
         _ => {
-            eprintln!("skipped: MSSQL_TEST_URL not set");
+            erp_core::testing::skipped("MSSQL_TEST_URL not set");
             None
         }
     }
@@ -599,7 +599,7 @@ impl PrivateBabelfish {
                 !required(),
                 "ERP_REQUIRE_MSSQL=1 but no Babelfish (ERP_BABELFISH_DIR)"
             );
-            eprintln!("skipped: no Babelfish (ERP_BABELFISH_DIR)");
+            erp_core::testing::skipped("no Babelfish (ERP_BABELFISH_DIR)");
             return None;
         };
         let home = tempfile::Builder::new()

@@ -1,8 +1,8 @@
 //! Versioned schema migrations, embedded in the binary.
 //!
-//! Each backend has its own ordered list ([`POSTGRES`], [`SQLITE`]); [`Database::migrate`]
-//! (crate::sql::Database::migrate) runs the right one. A run applies only what is
-//! missing, each migration in its own transaction, recorded with a checksum in
+//! Each backend has its own ordered list ([`POSTGRES`], [`SQLITE`]);
+//! [`Database::migrate`](crate::sql::Database::migrate) runs the right one. A run
+//! applies only what is missing, each migration in its own transaction, recorded with a checksum in
 //! `erp_schema_migrations`. Concurrent starters are serialised (an advisory lock on
 //! PostgreSQL, `BEGIN IMMEDIATE` on SQLite), and an applied migration whose text has
 //! changed since is an error, not a silent drift.

@@ -12,7 +12,7 @@ use erp_auth::{
     Authenticated,
     login::{LoginRequest, LoginResult},
 };
-use erp_core::{SessionId, SessionStore, TenantId, UserId};
+use erp_core::{SessionId, TenantId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -311,7 +311,8 @@ pub async fn sessions(
     Authenticated(p): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let list = app
-        .sessions
+        .guard
+        .store()
         .list_active(p.tenant_id, p.user_id, chrono::Utc::now())
         .await?;
     let items: Vec<Value> = list
@@ -334,7 +335,7 @@ pub async fn delete_session(
     Path(jti): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = SessionId::new(jti).map_err(|_| ApiError::Validation("not a session id"))?;
-    let session = app.sessions.get(p.tenant_id, &id).await?;
+    let session = app.guard.store().get(p.tenant_id, &id).await?;
     // Another user's session is indistinguishable from a missing one.
     if session.is_none_or(|s| s.user_id != p.user_id) {
         return Err(ApiError::NotFound("session"));

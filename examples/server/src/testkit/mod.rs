@@ -1,11 +1,16 @@
-//! Test helpers for the router (feature `testkit`): one request through it with
-//! `tower::ServiceExt::oneshot`, as the server's and the workspace's tests need.
+//! Test helpers (feature `testkit`) shared by the server's and the workspace's tests:
+//! one request through the router with `tower::ServiceExt::oneshot`, and a PostgreSQL
+//! schema per test ([`pg`]).
 
 use axum::{Router, body::Body};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
+
+pub mod pg;
+
+pub use pg::PgSchema;
 
 /// Sends `method path` through `app`, with `Authorization: Bearer <token>` and a JSON
 /// `body` when given, and returns the status, the body (JSON, or the text as a JSON

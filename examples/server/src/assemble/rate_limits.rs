@@ -1,0 +1,50 @@
+//! Step 4: where the login budgets are counted: Redis when `REDIS_URL` is set, else the
+//! database. Every instance on the same store shares them.
+
+use std::{sync::Arc, time::Duration};
+
+use erp_auth::{
+    login::spawn_rate_limit_purger,
+    redis::{RedisClient, RedisRateLimitStore},
+};
+use erp_core::{
+    RateLimitStore,
+    sql::{Database, SqlRateLimitStore},
+};
+
+use super::BoxError;
+use crate::config::ServerConfig;
+
+/// What the step built.
+pub struct RateLimits {
+    /// The Redis client, when `REDIS_URL` is set (also probed by `/health`).
+    pub redis: Option<RedisClient>,
+    /// The budgets' store.
+    pub store: Arc<dyn RateLimitStore>,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("redis", &self.redis)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects Redis (lazily) or falls back to the database, whose expired rows are then
+/// purged in the background.
+pub fn open(db: &Database, config: &ServerConfig) -> Result<RateLimits, BoxError> {
+    let redis = match &config.redis {
+        Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
+        None => None,
+    };
+    let store: Arc<dyn RateLimitStore> = match &redis {
+        Some(client) => Arc::new(RedisRateLimitStore::new(client.clone())),
+        None => {
+            let store = Arc::new(SqlRateLimitStore::new(db.clone()));
+            spawn_rate_limit_purger(store.clone(), Duration::from_secs(600));
+            store
+        }
+    };
+    Ok(RateLimits { redis, store })
+}
