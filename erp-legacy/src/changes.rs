@@ -1,15 +1,33 @@
 //! The sync's change feed: what [`LegacySync`](crate::sync::LegacySync) reads from the
 //! legacy database through a [`SqlLegacyRepository`], a batch of rows changed after a
-//! checkpoint at a time, and the row count its progress is measured against.
+//! checkpoint at a time (by `updated_at`, by `rowversion`, or in key order for a hash
+//! pass), and the row count its progress is measured against.
 
 use chrono::{DateTime, Utc};
-use erp_core::sql::{Executor, Row};
-use sea_query::{Cond, Expr, ExprTrait, Order, SelectStatement};
+use erp_core::{
+    Backend,
+    sql::{Executor, Row},
+};
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, Value};
 
 use crate::{
-    ClearanceRecord, Client, Result, Shipment,
+    ClearanceRecord, Client, LegacyError, Result, Shipment,
     repo::{SqlLegacyRepository, a, clearance_from, client_from, shipment_from},
 };
+
+/// A record read by its `rowversion` cursor, with the row's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// The record.
+    pub record: T,
+    /// The 8-byte `rowversion`, big-endian, as a signed integer (how the checkpoint
+    /// stores it; the order is the bytes' order below 2^63, which a database reaches
+    /// after 9.2e18 writes).
+    pub version: i64,
+}
+
+/// The alias the rowversion column is read under.
+const VERSION: &str = "row_version";
 
 impl<E: Executor> SqlLegacyRepository<E> {
     /// Rows of the mapped table `table`.
@@ -51,6 +69,171 @@ impl<E: Executor> SqlLegacyRepository<E> {
         let q = self.select_shipments();
         self.changed(q, &s.updated_at, &s.id, after, limit, shipment_from)
             .await
+    }
+
+    /// Clients whose `rowversion` column `column` is above `after`, in that order;
+    /// `capped`: only below `MIN_ACTIVE_ROWVERSION()`.
+    pub async fn clients_by_version(
+        &self,
+        column: &str,
+        after: Option<i64>,
+        limit: u64,
+        capped: bool,
+    ) -> Result<Vec<Versioned<Client>>> {
+        let q = self.select_clients_with(false);
+        self.by_version(q, column, after, limit, capped, client_from)
+            .await
+    }
+
+    /// Clearance records by `rowversion`, as [`Self::clients_by_version`].
+    pub async fn clearance_by_version(
+        &self,
+        column: &str,
+        after: Option<i64>,
+        limit: u64,
+        capped: bool,
+    ) -> Result<Vec<Versioned<ClearanceRecord>>> {
+        let q = self.select_clearance_with(false);
+        self.by_version(q, column, after, limit, capped, clearance_from)
+            .await
+    }
+
+    /// Shipments by `rowversion`, as [`Self::clients_by_version`].
+    pub async fn shipments_by_version(
+        &self,
+        column: &str,
+        after: Option<i64>,
+        limit: u64,
+        capped: bool,
+    ) -> Result<Vec<Versioned<Shipment>>> {
+        let q = self.select_shipments_with(false);
+        self.by_version(q, column, after, limit, capped, shipment_from)
+            .await
+    }
+
+    /// Clients after `code` in key order, without `updated_at`: one batch of a hash pass.
+    pub async fn clients_by_key(
+        &self,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Vec<Client>> {
+        let q = self.select_clients_with(false);
+        let key = &self.mapping().clients.code;
+        self.by_key(q, key, after, limit, client_from).await
+    }
+
+    /// Clearance records after `id` in key order, as [`Self::clients_by_key`].
+    pub async fn clearance_by_key(
+        &self,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<ClearanceRecord>> {
+        let q = self.select_clearance_with(false);
+        let key = &self.mapping().clearance.id;
+        self.by_key(q, key, after, limit, clearance_from).await
+    }
+
+    /// Shipments after `id` in key order, as [`Self::clients_by_key`].
+    pub async fn shipments_by_key(
+        &self,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Shipment>> {
+        let q = self.select_shipments_with(false);
+        let key = &self.mapping().shipments.id;
+        self.by_key(q, key, after, limit, shipment_from).await
+    }
+
+    /// Whether the server has `MIN_ACTIVE_ROWVERSION()` (SQL Server 2005+ has it;
+    /// Babelfish 4.3 does not). Only a server that answers without it counts as not
+    /// having it: an unreachable one is an error, never a silently uncapped cursor.
+    pub(crate) async fn has_min_active_rowversion(&self) -> Result<bool> {
+        if self.executor().backend() != Backend::Mssql {
+            return Ok(false);
+        }
+        let q = Query::select()
+            .expr_as(
+                Expr::cust("CAST(MIN_ACTIVE_ROWVERSION() AS BIGINT)"),
+                a("v"),
+            )
+            .to_owned();
+        match self.all(q).await {
+            Ok(_) => Ok(true),
+            Err(LegacyError::Database(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Up to `limit` rows of `q` whose `rowversion` is above `after`, in that order.
+    ///
+    /// The version is unique in a database (SQL Server's counter; a sequence on
+    /// Babelfish), so it alone orders the rows and is the cursor. A row updated after
+    /// it was read gets a higher version and is read again by a later batch. Rows
+    /// committed after a row with a higher version was read would be missed for good
+    /// (a transaction that wrote early and committed late): `capped` stops each read
+    /// below `MIN_ACTIVE_ROWVERSION()`, the lowest version of a transaction still open,
+    /// so such rows wait for the next run.
+    async fn by_version<T>(
+        &self,
+        mut q: SelectStatement,
+        column: &str,
+        after: Option<i64>,
+        limit: u64,
+        capped: bool,
+        decode: fn(Row) -> Result<T>,
+    ) -> Result<Vec<Versioned<T>>> {
+        if self.executor().backend() != Backend::Mssql {
+            return Err(LegacyError::Config(format!(
+                "rowversion change detection needs SQL Server, not {}",
+                self.executor().backend()
+            )));
+        }
+        q.expr_as(Expr::col(a(column)), a(VERSION));
+        if let Some(after) = after {
+            // As binary, the column's own type: compared with a BIGINT the column
+            // would be converted row by row instead of sought.
+            let after = Value::Bytes(Some(after.to_be_bytes().to_vec()));
+            q.and_where(Expr::col(a(column)).gt(after));
+        }
+        if capped {
+            q.and_where(Expr::col(a(column)).lt(Expr::cust("MIN_ACTIVE_ROWVERSION()")));
+        }
+        q.order_by(a(column), Order::Asc).limit(limit);
+        self.all(q)
+            .await?
+            .into_iter()
+            .map(|mut row| {
+                let bytes: Vec<u8> = row.take(VERSION)?;
+                let version = <[u8; 8]>::try_from(bytes.as_slice())
+                    .map(i64::from_be_bytes)
+                    .map_err(|_| {
+                        LegacyError::Decode(erp_core::Error::Decode {
+                            column: column.to_owned(),
+                            message: format!("{} bytes, not a rowversion", bytes.len()),
+                        })
+                    })?;
+                Ok(Versioned {
+                    record: decode(row)?,
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` rows of `q` after `after` in `key_col` order.
+    async fn by_key<T, K: Into<Value>>(
+        &self,
+        mut q: SelectStatement,
+        key_col: &str,
+        after: Option<K>,
+        limit: u64,
+        decode: fn(Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        if let Some(after) = after {
+            q.and_where(Expr::col(a(key_col)).gt(Expr::val(after.into())));
+        }
+        q.order_by(a(key_col), Order::Asc).limit(limit);
+        self.all(q).await?.into_iter().map(decode).collect()
     }
 
     /// One sync batch of `q`: up to `limit` rows after `(updated_at, key)`, in that
