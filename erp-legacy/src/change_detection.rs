@@ -20,7 +20,7 @@ use erp_core::{
     Backend,
     sql::{Executor, Scope},
 };
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
 use serde::Deserialize;
 
 use crate::Result;
@@ -121,8 +121,10 @@ pub(crate) async fn check_rowversion<E: Executor + ?Sized>(
             Alias::new("type_name"),
         )
         .from_as(("sys", "columns"), Alias::new("c"))
-        .inner_join(
+        .join_as(
+            JoinType::InnerJoin,
             ("sys", "types"),
+            Alias::new("t"),
             Expr::cust("t.user_type_id = c.user_type_id"),
         )
         .and_where(Expr::cust_with_values(

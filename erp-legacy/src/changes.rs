@@ -43,6 +43,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<Client>> {
         let c = &self.mapping().clients;
         let q = self.select_clients();
+        let after = after.map(|(at, k)| (self.watermark(at), k));
         self.changed(q, &c.updated_at, &c.code, after, limit, client_from)
             .await
     }
@@ -55,6 +56,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<ClearanceRecord>> {
         let c = &self.mapping().clearance;
         let q = self.select_clearance();
+        let after = after.map(|(at, k)| (self.watermark(at), k));
         self.changed(q, &c.updated_at, &c.id, after, limit, clearance_from)
             .await
     }
@@ -67,21 +69,23 @@ impl<E: Executor> SqlLegacyRepository<E> {
     ) -> Result<Vec<Shipment>> {
         let s = &self.mapping().shipments;
         let q = self.select_shipments();
+        let after = after.map(|(at, k)| (self.watermark(at), k));
         self.changed(q, &s.updated_at, &s.id, after, limit, shipment_from)
             .await
     }
 
-    /// Clients whose `rowversion` column `column` is above `after`, in that order;
+    /// Clients after `(rowversion, code)` in that order, `column` the `rowversion`;
     /// `capped`: only below `MIN_ACTIVE_ROWVERSION()`.
     pub async fn clients_by_version(
         &self,
         column: &str,
-        after: Option<i64>,
+        after: Option<(i64, String)>,
         limit: u64,
         capped: bool,
     ) -> Result<Vec<Versioned<Client>>> {
         let q = self.select_clients_with(false);
-        self.by_version(q, column, after, limit, capped, client_from)
+        let key = &self.mapping().clients.code;
+        self.by_version(q, column, key, after, limit, capped, client_from)
             .await
     }
 
@@ -89,12 +93,13 @@ impl<E: Executor> SqlLegacyRepository<E> {
     pub async fn clearance_by_version(
         &self,
         column: &str,
-        after: Option<i64>,
+        after: Option<(i64, i64)>,
         limit: u64,
         capped: bool,
     ) -> Result<Vec<Versioned<ClearanceRecord>>> {
         let q = self.select_clearance_with(false);
-        self.by_version(q, column, after, limit, capped, clearance_from)
+        let key = &self.mapping().clearance.id;
+        self.by_version(q, column, key, after, limit, capped, clearance_from)
             .await
     }
 
@@ -102,21 +107,18 @@ impl<E: Executor> SqlLegacyRepository<E> {
     pub async fn shipments_by_version(
         &self,
         column: &str,
-        after: Option<i64>,
+        after: Option<(i64, i64)>,
         limit: u64,
         capped: bool,
     ) -> Result<Vec<Versioned<Shipment>>> {
         let q = self.select_shipments_with(false);
-        self.by_version(q, column, after, limit, capped, shipment_from)
+        let key = &self.mapping().shipments.id;
+        self.by_version(q, column, key, after, limit, capped, shipment_from)
             .await
     }
 
     /// Clients after `code` in key order, without `updated_at`: one batch of a hash pass.
-    pub async fn clients_by_key(
-        &self,
-        after: Option<String>,
-        limit: u64,
-    ) -> Result<Vec<Client>> {
+    pub async fn clients_by_key(&self, after: Option<String>, limit: u64) -> Result<Vec<Client>> {
         let q = self.select_clients_with(false);
         let key = &self.mapping().clients.code;
         self.by_key(q, key, after, limit, client_from).await
@@ -134,11 +136,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     }
 
     /// Shipments after `id` in key order, as [`Self::clients_by_key`].
-    pub async fn shipments_by_key(
-        &self,
-        after: Option<i64>,
-        limit: u64,
-    ) -> Result<Vec<Shipment>> {
+    pub async fn shipments_by_key(&self, after: Option<i64>, limit: u64) -> Result<Vec<Shipment>> {
         let q = self.select_shipments_with(false);
         let key = &self.mapping().shipments.id;
         self.by_key(q, key, after, limit, shipment_from).await
@@ -164,20 +162,26 @@ impl<E: Executor> SqlLegacyRepository<E> {
         }
     }
 
-    /// Up to `limit` rows of `q` whose `rowversion` is above `after`, in that order.
+    /// Up to `limit` rows of `q` after `(rowversion, key)`, in that order.
     ///
-    /// The version is unique in a database (SQL Server's counter; a sequence on
-    /// Babelfish), so it alone orders the rows and is the cursor. A row updated after
-    /// it was read gets a higher version and is read again by a later batch. Rows
-    /// committed after a row with a higher version was read would be missed for good
-    /// (a transaction that wrote early and committed late): `capped` stops each read
-    /// below `MIN_ACTIVE_ROWVERSION()`, the lowest version of a transaction still open,
-    /// so such rows wait for the next run.
-    async fn by_version<T>(
+    /// SQL Server gives every row its own version; Babelfish does too, except that
+    /// `ALTER TABLE .. ADD rv ROWVERSION` gives all existing rows one value (seen on
+    /// 4.3). So the key breaks ties as it does for equal timestamps, with the same two
+    /// seeking statements ([`Self::changed`]). A row updated after it was read gets a
+    /// higher version and is read again by a later batch. A row written by a
+    /// transaction that commits after a later version was read would be missed for
+    /// good: `capped` stops each read below `MIN_ACTIVE_ROWVERSION()`, the lowest
+    /// version of a transaction still open, so such rows wait for the next run.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the feed's parts, each one a value"
+    )]
+    async fn by_version<T, K: Into<Value>>(
         &self,
         mut q: SelectStatement,
         column: &str,
-        after: Option<i64>,
+        key_col: &str,
+        after: Option<(i64, K)>,
         limit: u64,
         capped: bool,
         decode: fn(Row) -> Result<T>,
@@ -189,35 +193,29 @@ impl<E: Executor> SqlLegacyRepository<E> {
             )));
         }
         q.expr_as(Expr::col(a(column)), a(VERSION));
-        if let Some(after) = after {
-            // As binary, the column's own type: compared with a BIGINT the column
-            // would be converted row by row instead of sought.
-            let after = Value::Bytes(Some(after.to_be_bytes().to_vec()));
-            q.and_where(Expr::col(a(column)).gt(after));
-        }
         if capped {
             q.and_where(Expr::col(a(column)).lt(Expr::cust("MIN_ACTIVE_ROWVERSION()")));
         }
-        q.order_by(a(column), Order::Asc).limit(limit);
-        self.all(q)
-            .await?
-            .into_iter()
-            .map(|mut row| {
-                let bytes: Vec<u8> = row.take(VERSION)?;
-                let version = <[u8; 8]>::try_from(bytes.as_slice())
-                    .map(i64::from_be_bytes)
-                    .map_err(|_| {
-                        LegacyError::Decode(erp_core::Error::Decode {
-                            column: column.to_owned(),
-                            message: format!("{} bytes, not a rowversion", bytes.len()),
-                        })
-                    })?;
-                Ok(Versioned {
-                    record: decode(row)?,
-                    version,
-                })
+        // As binary, the column's own type: compared with a BIGINT the column would be
+        // converted row by row instead of sought.
+        let after = after.map(|(v, k)| (Value::Bytes(Some(v.to_be_bytes().to_vec())), k));
+        let versioned = |mut row: Row| {
+            let bytes: Vec<u8> = row.take(VERSION)?;
+            let version = <[u8; 8]>::try_from(bytes.as_slice())
+                .map(i64::from_be_bytes)
+                .map_err(|_| {
+                    LegacyError::Decode(erp_core::Error::Decode {
+                        column: column.to_owned(),
+                        message: format!("{} bytes, not a rowversion", bytes.len()),
+                    })
+                })?;
+            Ok(Versioned {
+                record: decode(row)?,
+                version,
             })
-            .collect()
+        };
+        self.changed(q, column, key_col, after, limit, versioned)
+            .await
     }
 
     /// Up to `limit` rows of `q` after `after` in `key_col` order.
@@ -248,14 +246,17 @@ impl<E: Executor> SqlLegacyRepository<E> {
     /// `updated_at >= at AND (..)` would seek, yet still walk every row of the
     /// checkpoint's timestamp copied before, which after a bulk import sharing one
     /// timestamp is most of the table.
+    ///
+    /// `updated_col` is the watermark column, or the `rowversion` ([`Self::by_version`]);
+    /// `after`'s value is already in that column's type.
     async fn changed<T, K: Into<sea_query::Value>>(
         &self,
         mut q: SelectStatement,
         updated_col: &str,
         key_col: &str,
-        after: Option<(DateTime<Utc>, K)>,
+        after: Option<(Value, K)>,
         limit: u64,
-        decode: fn(Row) -> Result<T>,
+        decode: impl Fn(Row) -> Result<T>,
     ) -> Result<Vec<T>> {
         let Some((at, last)) = after else {
             let first = q
@@ -265,7 +266,6 @@ impl<E: Executor> SqlLegacyRepository<E> {
                 .to_owned();
             return self.all(first).await?.into_iter().map(decode).collect();
         };
-        let at = self.watermark(at);
         let same = q
             .clone()
             .and_where(Expr::col(a(updated_col)).eq(at.clone()))
@@ -277,7 +277,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
             .all(same)
             .await?
             .into_iter()
-            .map(decode)
+            .map(&decode)
             .collect::<Result<Vec<_>>>()?;
         let missing = limit.saturating_sub(rows.len() as u64);
         if missing > 0 {

@@ -59,17 +59,8 @@ impl Checkpoint {
     /// The checkpoint of a watermarked table with integer keys: they must compare as
     /// integers, not as text ("10" < "9").
     pub(super) fn int_key(cp: Option<Self>) -> Result<Option<(DateTime<Utc>, i64)>> {
-        cp.map(|cp| {
-            let at = cp.watermark()?;
-            match cp.key.parse::<i64>() {
-                Ok(k) => Ok((at, k)),
-                Err(_) => Err(LegacyError::CorruptCheckpoint(format!(
-                    "the key {:?} of an integer-keyed table is not an integer",
-                    cp.key
-                ))),
-            }
-        })
-        .transpose()
+        cp.map(|cp| Ok((cp.watermark()?, int(&cp.key)?)))
+            .transpose()
     }
 
     /// The checkpoint of a watermarked table with text keys.
@@ -77,13 +68,14 @@ impl Checkpoint {
         cp.map(|cp| Ok((cp.watermark()?, cp.key))).transpose()
     }
 
-    /// The `rowversion` a table read by version continues after.
-    pub(super) fn version(cp: Option<Self>) -> Result<Option<i64>> {
-        cp.map(|cp| match cp.at {
-            Position::Version(v) => Ok(v),
-            Position::At(_) => Err(wrong_kind()),
-        })
-        .transpose()
+    /// The checkpoint of a table read by `rowversion`, with integer keys.
+    pub(super) fn version_int_key(cp: Option<Self>) -> Result<Option<(i64, i64)>> {
+        cp.map(|cp| Ok((cp.version()?, int(&cp.key)?))).transpose()
+    }
+
+    /// The checkpoint of a table read by `rowversion`, with text keys.
+    pub(super) fn version_text_key(cp: Option<Self>) -> Result<Option<(i64, String)>> {
+        cp.map(|cp| Ok((cp.version()?, cp.key))).transpose()
     }
 
     fn watermark(&self) -> Result<DateTime<Utc>> {
@@ -92,6 +84,21 @@ impl Checkpoint {
             Position::Version(_) => Err(wrong_kind()),
         }
     }
+
+    fn version(&self) -> Result<i64> {
+        match self.at {
+            Position::Version(v) => Ok(v),
+            Position::At(_) => Err(wrong_kind()),
+        }
+    }
+}
+
+fn int(key: &str) -> Result<i64> {
+    key.parse().map_err(|_| {
+        LegacyError::CorruptCheckpoint(format!(
+            "the key {key:?} of an integer-keyed table is not an integer"
+        ))
+    })
 }
 
 /// Each cursor is loaded by the feed that wrote it: a mismatch is a bug here.
@@ -263,12 +270,15 @@ mod tests {
             Checkpoint::text_key(cp("C1")).unwrap(),
             Some((at, "C1".into()))
         );
-        assert!(Checkpoint::version(cp("C1")).is_err());
+        assert!(Checkpoint::version_text_key(cp("C1")).is_err());
         let versioned = Some(Checkpoint {
             at: Position::Version(771),
             key: "3".into(),
         });
-        assert_eq!(Checkpoint::version(versioned.clone()).unwrap(), Some(771));
+        assert_eq!(
+            Checkpoint::version_int_key(versioned.clone()).unwrap(),
+            Some((771, 3))
+        );
         assert!(Checkpoint::text_key(versioned).is_err());
     }
 }

@@ -45,7 +45,7 @@ fn int_key(key: Option<OwnedKey>) -> Result<Option<i64>> {
 
 /// [`Feed`] for a model, from its three repository methods and its key's type.
 macro_rules! feed {
-    ($model:ty, $changed:ident($cp:path), $versioned:ident, $by_key:ident($key:path)) => {
+    ($model:ty, $changed:ident($cp:path), $versioned:ident($vcp:path), $by_key:ident($key:path)) => {
         impl<S: Executor + Clone + 'static> Feed<S> for $model {
             fn changed(
                 repo: SqlLegacyRepository<S>,
@@ -62,7 +62,7 @@ macro_rules! feed {
                 capped: bool,
             ) -> Reading<Versioned<Self>> {
                 Box::pin(async move {
-                    let after = Checkpoint::version(after)?;
+                    let after = $vcp(after)?;
                     repo.$versioned(&column, after, limit, capped).await
                 })
             }
@@ -85,18 +85,18 @@ fn text_key(key: Option<OwnedKey>) -> Result<Option<String>> {
 feed!(
     Client,
     clients_changed(Checkpoint::text_key),
-    clients_by_version,
+    clients_by_version(Checkpoint::version_text_key),
     clients_by_key(text_key)
 );
 feed!(
     ClearanceRecord,
     clearance_changed(Checkpoint::int_key),
-    clearance_by_version,
+    clearance_by_version(Checkpoint::version_int_key),
     clearance_by_key(int_key)
 );
 feed!(
     Shipment,
     shipments_changed(Checkpoint::int_key),
-    shipments_by_version,
+    shipments_by_version(Checkpoint::version_int_key),
     shipments_by_key(int_key)
 );
