@@ -11,8 +11,11 @@
 //! duplicated (the copies are keyed by the legacy key). While a batch is written the
 //! next one is read, so memory stays bounded by two batches.
 //!
-//! The watermark is the mapped `updated_at` column; a legacy schema with a `rowversion`
-//! instead maps it there (it orders the same way).
+//! The watermark is the mapped `updated_at` column. A table without one is read by
+//! its `rowversion` column instead (the same engine, `(rowversion, key)` order), or by
+//! a hash pass that reads every row in key order and writes only those whose values
+//! hash differently from their copy's ([`crate::ChangeDetection`], per table in the
+//! mapping's `[change_detection]`).
 //!
 //! Deletes leave nothing for the watermark to find: after each table's copy, a
 //! reconciliation pass ([`reconcile`]) walks the copy's keys in order, a bounded batch
@@ -193,37 +196,35 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
         mode: &ChangeDetection,
     ) -> Result<TableReport> {
         let (source, limit, target) = (self.source.clone(), self.batch_size, &self.target);
+        let (table, legacy_table) = (spec.table, copy.source_table);
         let mut report = match mode {
             ChangeDetection::UpdatedAt => {
-                let progress = self.progress_of(spec.table, copy.source_table, Cursor::Watermark);
-                engine::copy_table(target, spec, Cursor::Watermark, limit, progress.await?, {
-                    move |after| R::changed(source.clone(), after, limit)
-                })
-                .await?
+                let cursor = Cursor::Watermark;
+                let progress = self.progress_of(table, legacy_table, cursor).await?;
+                let feed = move |after| R::changed(source.clone(), after, limit);
+                engine::copy_table(target, spec, cursor, limit, progress, feed).await?
             }
             ChangeDetection::RowVersion(column) => {
                 let capped = self.source.has_min_active_rowversion().await?;
                 if !capped {
                     tracing::warn!(
-                        table = spec.table,
-                        "the legacy server has no MIN_ACTIVE_ROWVERSION(): a row written by \
-                         a transaction that commits after a later one was read is missed \
-                         until a full resync (see docs/operations.md)"
+                        table,
+                        "the legacy server has no MIN_ACTIVE_ROWVERSION(): a row written by a \
+                         transaction that commits after a later one was read is missed until \
+                         a full resync (see docs/operations.md)"
                     );
                 }
-                let progress = self.progress_of(spec.table, copy.source_table, Cursor::RowVersion);
+                let cursor = Cursor::RowVersion;
+                let progress = self.progress_of(table, legacy_table, cursor).await?;
                 let column = column.clone();
-                engine::copy_table(target, spec, Cursor::RowVersion, limit, progress.await?, {
-                    move |after| R::versioned(source.clone(), column.clone(), after, limit, capped)
-                })
-                .await?
+                let feed =
+                    move |after| R::versioned(source.clone(), column.clone(), after, limit, capped);
+                engine::copy_table(target, spec, cursor, limit, progress, feed).await?
             }
             ChangeDetection::Hash => {
-                let progress = self.progress_of(spec.table, copy.source_table, Cursor::Hash);
-                hash_pass::pass(target, spec, copy.kind, limit, progress.await?, {
-                    move |after| R::by_key(source.clone(), after, limit)
-                })
-                .await?
+                let progress = self.progress_of(table, legacy_table, Cursor::Hash).await?;
+                let feed = move |after| R::by_key(source.clone(), after, limit);
+                hash_pass::pass(target, spec, copy.kind, limit, progress, feed).await?
             }
         };
         report.deleted =
