@@ -146,9 +146,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
     /// Babelfish 4.3 does not). Only a server that answers without it counts as not
     /// having it: an unreachable one is an error, never a silently uncapped cursor.
     pub(crate) async fn has_min_active_rowversion(&self) -> Result<bool> {
-        if self.executor().backend() != Backend::Mssql {
-            return Ok(false);
-        }
+        self.require_rowversion()?;
         let q = Query::select()
             .expr_as(
                 Expr::cust("CAST(MIN_ACTIVE_ROWVERSION() AS BIGINT)"),
@@ -159,6 +157,16 @@ impl<E: Executor> SqlLegacyRepository<E> {
             Ok(_) => Ok(true),
             Err(LegacyError::Database(_)) => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Only SQL Server (and Babelfish) has `rowversion`.
+    fn require_rowversion(&self) -> Result<()> {
+        match self.executor().backend() {
+            Backend::Mssql => Ok(()),
+            other => Err(LegacyError::Config(format!(
+                "rowversion change detection needs SQL Server, not {other}; use \"hash\""
+            ))),
         }
     }
 
@@ -186,12 +194,7 @@ impl<E: Executor> SqlLegacyRepository<E> {
         capped: bool,
         decode: fn(Row) -> Result<T>,
     ) -> Result<Vec<Versioned<T>>> {
-        if self.executor().backend() != Backend::Mssql {
-            return Err(LegacyError::Config(format!(
-                "rowversion change detection needs SQL Server, not {}",
-                self.executor().backend()
-            )));
-        }
+        self.require_rowversion()?;
         q.expr_as(Expr::col(a(column)), a(VERSION));
         if capped {
             q.and_where(Expr::col(a(column)).lt(Expr::cust("MIN_ACTIVE_ROWVERSION()")));
