@@ -18,7 +18,7 @@
 //! mapping's `[change_detection]`).
 //!
 //! Deletes leave nothing for the watermark to find: after each table's copy, a
-//! reconciliation pass ([`reconcile`]) walks the copy's keys in order, a bounded batch
+//! reconciliation pass (`reconcile.rs`) walks the copy's keys in order, a bounded batch
 //! at a time, looks them up in the legacy table, and marks the rows whose legacy row is
 //! gone (`deleted_at`) or removes them, per table as the mapping's `[deletes]` says
 //! ([`crate::OnDelete`]). Its cursor commits with each batch, so a killed pass resumes.
