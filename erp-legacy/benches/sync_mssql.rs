@@ -9,7 +9,9 @@
 //! (`ERP_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`), an
 //! incremental run after 1 % of the rows changed and 0.1 % were deleted, and a run
 //! with nothing changed (the deletes pass alone, which reads every key). `SYNC_BENCH_BATCH` sets the batch size
-//! (default: the sync's). Prints rows/s, wall time, this process's CPU time and peak
+//! (default: the sync's). `SYNC_BENCH_MODE=hash` finds the changes with the hash pass
+//! (`[change_detection] clients = "hash"`: every row read and hashed, only the changed
+//! ones written) instead of the `updated_at` watermark. Prints rows/s, wall time, this process's CPU time and peak
 //! RSS per phase. Everything it creates is dropped at the end, also when a phase fails.
 //! Without `MSSQL_TEST_URL` it says it is skipped and exits.
 
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use erp_core::sql::{Database, PgConfig, PgExecutor};
 use erp_legacy::{
-    LegacyMapping, SqlLegacyRepository,
+    ChangeDetection, ChangeDetections, LegacyMapping, SqlLegacyRepository,
     mssql::{MssqlConfig, MssqlExecutor},
     sync::{LegacySync, SyncReport, migrate_target},
 };
@@ -222,6 +224,12 @@ async fn main() {
     let batch = std::env::var("SYNC_BENCH_BATCH")
         .ok()
         .map(|_| env_u64("SYNC_BENCH_BATCH", 0));
+    let mode = match std::env::var("SYNC_BENCH_MODE").as_deref() {
+        Ok("hash") => ChangeDetection::Hash,
+        Ok("updated_at") | Err(_) => ChangeDetection::UpdatedAt,
+        Ok(other) => panic!("SYNC_BENCH_MODE must be updated_at or hash, not {other:?}"),
+    };
+    println!("change detection of clients: {}", mode.as_setting());
 
     let config = MssqlConfig::from_env_value("MSSQL_TEST_URL", &mssql_url)
         .expect("MSSQL_TEST_URL")
@@ -277,6 +285,10 @@ async fn main() {
     migrate_target(&target).await.expect("migrate the target");
     let mapping = LegacyMapping {
         schema: Some(source_schema.clone()),
+        change_detection: ChangeDetections {
+            clients: mode,
+            ..ChangeDetections::default()
+        },
         ..LegacyMapping::default()
     };
     let sync = || {

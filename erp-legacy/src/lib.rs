@@ -14,6 +14,7 @@
 //! - [`tsql`]: the T-SQL backend for sea-query (SQL Server 2016+ and Babelfish);
 //! - [`mssql`]: the SQL Server executor (tiberius, pooled, TLS, timeouts).
 
+mod change_detection;
 mod changes;
 mod error;
 mod mapping;
@@ -24,6 +25,8 @@ pub mod sync;
 pub mod tsql;
 mod writes;
 
+pub use change_detection::{ChangeDetection, ChangeDetections};
+pub use changes::Versioned;
 pub use error::{LegacyError, Result};
 pub use mapping::{
     ClearanceTable, ClientTable, DeletePolicies, LegacyMapping, OnDelete, ShipmentTable,

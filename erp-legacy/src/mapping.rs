@@ -25,7 +25,7 @@
 use erp_core::sql::Executor;
 use serde::Deserialize;
 
-use crate::{LegacyError, Result};
+use crate::{ChangeDetection, ChangeDetections, LegacyError, Result, change_detection};
 
 macro_rules! table_mapping {
     ($(#[$doc:meta])* $name:ident { table: $table:literal, $($field:ident: $col:literal),+ $(,)? }
@@ -145,6 +145,8 @@ pub struct LegacyMapping {
     pub shipments: ShipmentTable,
     /// What the sync does with a copied row whose legacy row was deleted.
     pub deletes: DeletePolicies,
+    /// How the sync finds changed rows, per table.
+    pub change_detection: ChangeDetections,
 }
 
 /// What the sync does with a row of the ERP copy whose legacy row is gone.
@@ -206,7 +208,11 @@ impl LegacyMapping {
             ])
             .chain(self.clients.columns())
             .chain(self.clearance.columns())
-            .chain(self.shipments.columns());
+            .chain(self.shipments.columns())
+            .chain(self.tables().into_iter().filter_map(|t| match t.mode {
+                ChangeDetection::RowVersion(column) => Some(column.as_str()),
+                _ => None,
+            }));
         for name in names {
             if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
                 return Err(LegacyError::Config(format!(
@@ -217,25 +223,59 @@ impl LegacyMapping {
         Ok(())
     }
 
+    /// Each mapped table with its columns and change detection.
+    fn tables(&self) -> [MappedTable<'_>; 3] {
+        let d = &self.change_detection;
+        [
+            MappedTable {
+                table: &self.clients.table,
+                columns: self.clients.columns(),
+                updated_at: &self.clients.updated_at,
+                mode: &d.clients,
+            },
+            MappedTable {
+                table: &self.clearance.table,
+                columns: self.clearance.columns(),
+                updated_at: &self.clearance.updated_at,
+                mode: &d.clearance,
+            },
+            MappedTable {
+                table: &self.shipments.table,
+                columns: self.shipments.columns(),
+                updated_at: &self.shipments.updated_at,
+                mode: &d.shipments,
+            },
+        ]
+    }
+
     /// Checks that every mapped table and column exists, listing every one that does
     /// not. Names compare without regard to case, as SQL Server does by default.
+    ///
+    /// The `updated_at` column must exist where it is the watermark (the default
+    /// change detection); a `rowversion` cursor must exist and be of that type (SQL
+    /// Server only).
     pub async fn check<E: Executor + ?Sized>(&self, exec: &E) -> Result<()> {
         let schema = self.schema.as_deref();
         let mut problems = Vec::new();
-        for (table, columns) in [
-            (&self.clients.table, self.clients.columns()),
-            (&self.clearance.table, self.clearance.columns()),
-            (&self.shipments.table, self.shipments.columns()),
-        ] {
-            let found = exec.table_columns(schema, table).await?;
+        for t in self.tables() {
+            let found = exec.table_columns(schema, t.table).await?;
             if found.is_empty() {
-                problems.push(format!("table {table} does not exist"));
+                problems.push(format!("table {} does not exist", t.table));
                 continue;
             }
-            for column in columns {
+            let needed = t
+                .columns
+                .iter()
+                .filter(|c| t.mode.reads_updated_at() || **c != t.updated_at);
+            for column in needed {
                 if !found.iter().any(|f| f.eq_ignore_ascii_case(column)) {
-                    problems.push(format!("column {table}.{column} does not exist"));
+                    problems.push(format!("column {}.{column} does not exist", t.table));
                 }
+            }
+            if let ChangeDetection::RowVersion(column) = t.mode {
+                problems.extend(
+                    change_detection::check_rowversion(exec, schema, t.table, column).await?,
+                );
             }
         }
         if problems.is_empty() {
@@ -244,6 +284,14 @@ impl LegacyMapping {
             Err(LegacyError::SchemaMismatch { problems })
         }
     }
+}
+
+/// A mapped table as [`LegacyMapping::check`] walks them.
+struct MappedTable<'a> {
+    table: &'a str,
+    columns: Vec<&'a str>,
+    updated_at: &'a str,
+    mode: &'a ChangeDetection,
 }
 
 #[cfg(test)]
@@ -270,5 +318,19 @@ mod tests {
         assert_eq!(stamped.clearance.updated_by, None);
         assert!(LegacyMapping::from_toml_str("[shipments]\ncreated_by = \" \"").is_err());
         assert!(LegacyMapping::from_toml_str("[deletes]\nclient = \"remove\"").is_err());
+        assert!(
+            LegacyMapping::from_toml_str("[change_detection]\nclient = \"hash\"").is_err(),
+            "unknown table"
+        );
+        assert!(
+            LegacyMapping::from_toml_str("[change_detection]\nclients = \"rowversion: \"").is_err()
+        );
+        let err = LegacyMapping::from_toml_str("[change_detection]\nshipments = \"md5\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("shipments") && err.contains("\"hash\""),
+            "{err}"
+        );
     }
 }

@@ -118,15 +118,38 @@ impl<E: Executor> SqlLegacyRepository<E> {
 
     /// `SELECT col AS alias, ...` from a mapped table: fields come back under their
     /// canonical names whatever the mapping says, so decoding never depends on it.
-    fn select_aliased(&self, table: &str, fields: &[(&String, &str)]) -> SelectStatement {
+    ///
+    /// `updated_at`: the column read as `updated_at`; none for a sync that detects
+    /// changes without it (the record then carries the time it was read).
+    fn select_aliased(
+        &self,
+        table: &str,
+        fields: &[(&String, &str)],
+        updated_at: Option<&String>,
+    ) -> SelectStatement {
         let mut q = Query::select();
         for (col, alias) in fields {
             q.expr_as(Expr::col(a(col)), a(alias));
+        }
+        if let Some(col) = updated_at {
+            q.expr_as(Expr::col(a(col)), a("updated_at"));
         }
         q.from(self.table(table)).to_owned()
     }
 
     pub(crate) fn select_clients(&self) -> SelectStatement {
+        self.select_clients_with(true)
+    }
+
+    pub(crate) fn select_clearance(&self) -> SelectStatement {
+        self.select_clearance_with(true)
+    }
+
+    pub(crate) fn select_shipments(&self) -> SelectStatement {
+        self.select_shipments_with(true)
+    }
+
+    pub(crate) fn select_clients_with(&self, updated_at: bool) -> SelectStatement {
         let c = &self.mapping.clients;
         self.select_aliased(
             &c.table,
@@ -140,12 +163,12 @@ impl<E: Executor> SqlLegacyRepository<E> {
                 (&c.address, "address"),
                 (&c.currency, "currency"),
                 (&c.is_active, "is_active"),
-                (&c.updated_at, "updated_at"),
             ],
+            updated_at.then_some(&c.updated_at),
         )
     }
 
-    pub(crate) fn select_clearance(&self) -> SelectStatement {
+    pub(crate) fn select_clearance_with(&self, updated_at: bool) -> SelectStatement {
         let c = &self.mapping.clearance;
         self.select_aliased(
             &c.table,
@@ -160,12 +183,12 @@ impl<E: Executor> SqlLegacyRepository<E> {
                 (&c.duty, "duty"),
                 (&c.status, "status"),
                 (&c.notes, "notes"),
-                (&c.updated_at, "updated_at"),
             ],
+            updated_at.then_some(&c.updated_at),
         )
     }
 
-    pub(crate) fn select_shipments(&self) -> SelectStatement {
+    pub(crate) fn select_shipments_with(&self, updated_at: bool) -> SelectStatement {
         let s = &self.mapping.shipments;
         self.select_aliased(
             &s.table,
@@ -179,8 +202,8 @@ impl<E: Executor> SqlLegacyRepository<E> {
                 (&s.etd, "etd"),
                 (&s.eta, "eta"),
                 (&s.status, "status"),
-                (&s.updated_at, "updated_at"),
             ],
+            updated_at.then_some(&s.updated_at),
         )
     }
 
@@ -244,6 +267,16 @@ fn trimmed(s: String) -> String {
     }
 }
 
+/// The row's `updated_at`; a row read without one (a table whose sync detects changes
+/// by rowversion or hash, see [`crate::ChangeDetection`]) was read now.
+fn updated_at(r: &mut Row) -> Result<DateTime<Utc>> {
+    if r.columns().iter().any(|c| c == "updated_at") {
+        Ok(r.take("updated_at")?)
+    } else {
+        Ok(erp_core::time::now())
+    }
+}
+
 pub(crate) fn client_from(mut r: Row) -> Result<Client> {
     Ok(Client {
         code: trimmed(r.take("code")?),
@@ -255,7 +288,7 @@ pub(crate) fn client_from(mut r: Row) -> Result<Client> {
         address: r.take("address")?,
         currency: trimmed(r.take("currency")?),
         is_active: r.take("is_active")?,
-        updated_at: r.take("updated_at")?,
+        updated_at: updated_at(&mut r)?,
     })
 }
 
@@ -276,7 +309,7 @@ pub(crate) fn clearance_from(mut r: Row) -> Result<ClearanceRecord> {
             })
         })?,
         notes: r.take("notes")?,
-        updated_at: r.take("updated_at")?,
+        updated_at: updated_at(&mut r)?,
     })
 }
 
@@ -291,7 +324,7 @@ pub(crate) fn shipment_from(mut r: Row) -> Result<Shipment> {
         etd: r.take("etd")?,
         eta: r.take("eta")?,
         status: r.take("status")?,
-        updated_at: r.take("updated_at")?,
+        updated_at: updated_at(&mut r)?,
     })
 }
 

@@ -15,7 +15,7 @@ use erp_core::{
     sql::{Database, Executor, Row, Scope, Statement, UpsertRows},
 };
 use erp_legacy::{
-    LegacyMapping, SqlLegacyRepository,
+    ChangeDetection, ChangeDetections, LegacyMapping, SqlLegacyRepository,
     sync::{LegacySync, migrate_target},
 };
 
@@ -147,14 +147,31 @@ async fn bulk_import_across_batches(source: &Database, target: &Database, sqlite
 
 /// A target that dies on its `fail_at`-th batch, like a process killed mid-sync: before
 /// the batch's transaction commits, so neither its rows nor its checkpoint are written.
+///
+/// It also counts the rows it was given to write: a target that never dies
+/// ([`Killed::counting`]) measures what a run wrote.
 #[derive(Debug)]
 struct Killed {
     inner: Database,
     fail_at: usize,
     batches: AtomicUsize,
+    written: std::sync::Arc<AtomicUsize>,
 }
 
 impl Killed {
+    fn new(inner: &Database, fail_at: usize) -> Self {
+        Self {
+            inner: inner.clone(),
+            fail_at,
+            batches: AtomicUsize::new(0),
+            written: std::sync::Arc::default(),
+        }
+    }
+
+    fn counting(inner: &Database) -> Self {
+        Self::new(inner, usize::MAX)
+    }
+
     fn dies_now(&self) -> bool {
         self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at
     }
@@ -192,7 +209,9 @@ impl Executor for Killed {
                 "killed mid-batch",
             ));
         }
-        self.inner.upsert_rows(scope, rows, then).await
+        let n = self.inner.upsert_rows(scope, rows, then).await?;
+        self.written.fetch_add(rows.len(), Ordering::SeqCst);
+        Ok(n)
     }
     async fn ping(&self) -> erp_core::Result<Duration> {
         self.inner.ping().await
@@ -249,11 +268,7 @@ async fn postgres_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
     let repo = || SqlLegacyRepository::new(source.clone(), LegacyMapping::default());
     // Clients take transaction 1 and their deletes pass 2; clearance batches are
     // 3..=6: die in the middle of them.
-    let killed = Killed {
-        inner: target.clone(),
-        fail_at: 4,
-        batches: AtomicUsize::new(0),
-    };
+    let killed = Killed::new(&target, 4);
     let err = LegacySync::new(repo(), killed)
         .unwrap()
         .with_batch_size(10)
@@ -555,11 +570,7 @@ async fn mssql_sync_killed_mid_batch_resumes_without_loss_or_duplicates() {
     migrate_target(&target).await.unwrap();
     // Clients take batches 1..=3 (30 rows) and their deletes pass 4..=7 (the last one
     // empty); clearance batches are 8..=12: die in them.
-    let killed = Killed {
-        inner: target.clone(),
-        fail_at: 10,
-        batches: AtomicUsize::new(0),
-    };
+    let killed = Killed::new(&target, 10);
     let err = LegacySync::new(source.repo(), killed)
         .unwrap()
         .with_batch_size(10)
@@ -754,11 +765,7 @@ async fn killed_deletes_pass_resumes<S: Executor + Clone + 'static>(
         .await;
     let now = legacy.clearance_ids().await;
 
-    let killed = Killed {
-        inner: target.clone(),
-        fail_at,
-        batches: AtomicUsize::new(0),
-    };
+    let killed = Killed::new(target, fail_at);
     let err = sync_killed(LegacySync::new(repo(), killed).unwrap().with_batch_size(10)).await;
     assert!(err.contains("unavailable"), "{err}");
     let early = gone(&before[..20], &now);
@@ -983,4 +990,485 @@ async fn mssql_progress_is_reported_per_batch() {
         "UPDATE {s}.clients SET client_name = N'x', updated_at = '2026-06-01T00:00:00' WHERE client_code = N'C001'",
     )
     .await;
+}
+
+/// A mapping (in `schema`) finding each table's changes as given.
+fn detecting(
+    schema: Option<String>,
+    clients: ChangeDetection,
+    clearance: ChangeDetection,
+    shipments: ChangeDetection,
+) -> LegacyMapping {
+    LegacyMapping {
+        schema,
+        change_detection: ChangeDetections {
+            clients,
+            clearance,
+            shipments,
+        },
+        ..LegacyMapping::default()
+    }
+}
+
+fn all_hashed(schema: Option<String>) -> LegacyMapping {
+    use ChangeDetection::Hash;
+    detecting(schema, Hash, Hash, Hash)
+}
+
+/// Every copy's `(key, row_hash, live)` rows in key order: the whole end state of a sync.
+async fn end_state(target: &Database) -> Vec<String> {
+    let mut state = Vec::new();
+    for (table, key) in [
+        ("legacy_clients", "client_code"),
+        ("legacy_clearance_records", "clearance_id"),
+        ("legacy_shipments", "shipment_id"),
+    ] {
+        let q = sea_query::Query::select()
+            .columns([
+                sea_query::Alias::new(key),
+                sea_query::Alias::new("row_hash"),
+                sea_query::Alias::new("deleted_at"),
+            ])
+            .from(sea_query::Alias::new(table))
+            .order_by(sea_query::Alias::new(key), sea_query::Order::Asc)
+            .to_owned();
+        for r in target.fetch_all(Scope::Global, &q.into()).await.unwrap() {
+            let k = match r.get::<i64>(key) {
+                Ok(id) => id.to_string(),
+                Err(_) => r.get::<String>(key).unwrap(),
+            };
+            let hash: i64 = r.get("row_hash").unwrap();
+            let live = matches!(r.cell("deleted_at").unwrap(), erp_core::sql::Cell::Null);
+            state.push(format!("{table} {k} {hash} {live}"));
+        }
+    }
+    state
+}
+
+/// The text of `column` in the copy `table`'s row `key = id`.
+async fn copied(target: &Database, table: &str, column: &str, key: &str, id: i64) -> String {
+    let q = sea_query::Query::select()
+        .column(sea_query::Alias::new(column))
+        .from(sea_query::Alias::new(table))
+        .and_where(sea_query::ExprTrait::eq(
+            sea_query::Expr::col(sea_query::Alias::new(key)),
+            id,
+        ))
+        .to_owned();
+    target.fetch_all(Scope::Global, &q.into()).await.unwrap()[0]
+        .get(column)
+        .unwrap()
+}
+
+/// Hash mode on a legacy database whose shipments have no `updated_at` at all (dropped
+/// by `drop_updated_at`): the start-up check accepts it (and refuses it in the default
+/// mode, naming the column); a first run copies everything, a second writes nothing; a
+/// value changed without any timestamp is found and only that row written; deletes are
+/// marked, and a row that comes back is live again.
+async fn hash_mode_finds_changes_without_timestamps<S: Executor + Clone + 'static>(
+    legacy: Legacy<'_>,
+    repo: impl Fn() -> SqlLegacyRepository<S>,
+    target: &Database,
+    drop_updated_at: &str,
+    revive_c005: &str,
+) {
+    legacy.run(drop_updated_at).await;
+    let r = repo();
+    r.mapping().check(r.executor()).await.unwrap();
+    let mut watermarked = r.mapping().clone();
+    watermarked.change_detection = ChangeDetections::default();
+    let err = watermarked
+        .check(r.executor())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column shipments.updated_at does not exist"),
+        "{err}"
+    );
+
+    migrate_target(target).await.unwrap();
+    let counting = Killed::counting(target);
+    let writes = counting.written.clone();
+    let sync = LegacySync::new(repo(), counting)
+        .unwrap()
+        .with_batch_size(10);
+    let written = || writes.load(Ordering::SeqCst);
+    let first = sync.run().await.unwrap();
+    let clearance = legacy.clearance_ids().await.len() as i64;
+    assert_eq!(count(target, "legacy_clearance_records").await, clearance);
+    assert_eq!(first.tables[1].rows as i64, clearance);
+    assert_eq!(count(target, "legacy_shipments").await, 3);
+    assert_eq!(written() as u64, first.rows(), "every row written once");
+    assert_eq!(
+        count(target, "legacy_sync_cursors").await,
+        0,
+        "no pass left open"
+    );
+
+    let second = sync.run().await.unwrap();
+    assert_eq!(second.rows(), 0, "nothing changed");
+    assert_eq!(written() as u64, first.rows(), "and nothing written");
+
+    legacy
+        .run(
+            "UPDATE {s}.clearance_records SET notes = 'seen by hash' WHERE clearance_no = 'CL-2026-0003';
+             UPDATE {s}.shipments SET status = 'ARRIVED' WHERE bl_no = 'BL-HKG-0002';",
+        )
+        .await;
+    let third = sync.run().await.unwrap();
+    let rows: Vec<u64> = third.tables.iter().map(|t| t.rows).collect();
+    assert_eq!(rows, [0, 1, 1], "exactly the two changed rows");
+    assert_eq!(written() as u64, first.rows() + 2);
+    assert_eq!(
+        copied(
+            target,
+            "legacy_clearance_records",
+            "notes",
+            "clearance_id",
+            3
+        )
+        .await,
+        "seen by hash"
+    );
+    assert_eq!(
+        copied(target, "legacy_shipments", "status", "shipment_id", 2).await,
+        "ARRIVED"
+    );
+
+    legacy
+        .run(
+            "DELETE FROM {s}.shipments WHERE bl_no = 'BL-PUS-0003';
+             DELETE FROM {s}.clients WHERE client_code = 'C005';",
+        )
+        .await;
+    let fourth = sync.run().await.unwrap();
+    assert_eq!((fourth.rows(), fourth.deleted()), (0, 2));
+    assert_eq!(
+        marked(target, "legacy_shipments", "shipment_id").await,
+        ["3"]
+    );
+    assert_eq!(
+        marked(target, "legacy_clients", "client_code").await,
+        ["C005"]
+    );
+
+    legacy.run(revive_c005).await;
+    let fifth = sync.run().await.unwrap();
+    assert_eq!(
+        (fifth.tables[0].rows, fifth.deleted()),
+        (1, 0),
+        "C005 is back"
+    );
+    assert_eq!(
+        marked(target, "legacy_clients", "client_code").await,
+        Vec::<String>::new()
+    );
+}
+
+/// A first hash-mode run killed on its `fail_at`-th transaction, inside the clearance
+/// pass after `committed` rows: the copy holds those, the pass's cursor is open; the
+/// next run writes only the rest, and the end state is the one of a run never killed.
+async fn killed_hash_pass_resumes<S: Executor + Clone + 'static>(
+    repo: impl Fn() -> SqlLegacyRepository<S>,
+    target: &Database,
+    untouched: &Database,
+    fail_at: usize,
+    committed: i64,
+) {
+    migrate_target(target).await.unwrap();
+    migrate_target(untouched).await.unwrap();
+    let err = sync_killed(
+        LegacySync::new(repo(), Killed::new(target, fail_at))
+            .unwrap()
+            .with_batch_size(10),
+    )
+    .await;
+    assert!(err.contains("unavailable"), "{err}");
+    assert_eq!(count(target, "legacy_clearance_records").await, committed);
+    assert_eq!(count(target, "legacy_sync_cursors").await, 1, "a pass open");
+
+    let resumed = LegacySync::new(repo(), target.clone())
+        .unwrap()
+        .with_batch_size(10)
+        .run()
+        .await
+        .unwrap();
+    let once = LegacySync::new(repo(), untouched.clone())
+        .unwrap()
+        .with_batch_size(10)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed.tables[1].rows as i64,
+        once.tables[1].rows as i64 - committed,
+        "resumed after the last committed batch, rewriting none of it"
+    );
+    assert_eq!(end_state(target).await, end_state(untouched).await);
+    assert_eq!(count(target, "legacy_sync_cursors").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_hash_mode_finds_changes_without_timestamps() {
+    let (source, _s) = common::postgres().await;
+    raw(&source, &more_clearance_sql(35, false)).await;
+    let (target, _t) = common::postgres_empty().await;
+    hash_mode_finds_changes_without_timestamps(
+        Legacy::Db(&source),
+        || SqlLegacyRepository::new(source.clone(), all_hashed(None)),
+        &target,
+        "ALTER TABLE shipments DROP COLUMN updated_at",
+        "INSERT INTO clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES ('C005', 'O''Brien & Sons', 'EUR', TRUE, '2026-01-03T00:00:00Z')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_hash_mode_finds_changes_without_timestamps() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    hash_mode_finds_changes_without_timestamps(
+        Legacy::Db(&source),
+        || SqlLegacyRepository::new(source.clone(), all_hashed(None)),
+        &target,
+        "ALTER TABLE shipments DROP COLUMN updated_at",
+        "INSERT INTO clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES ('C005', 'O''Brien & Sons', 'EUR', 1, '2026-01-03T00:00:00.000000Z')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_hash_pass_killed_midway_resumes() {
+    let (source, _s) = common::postgres().await;
+    raw(&source, &more_clearance_sql(35, false)).await;
+    let (target, _t) = common::postgres_empty().await;
+    let (untouched, _u) = common::postgres_empty().await;
+    // Clients: pass and deletes are transactions 1 and 2 (5 rows); clearance's pass is
+    // 3..=6 (39 rows): die at its second batch.
+    killed_hash_pass_resumes(
+        || SqlLegacyRepository::new(source.clone(), all_hashed(None)),
+        &target,
+        &untouched,
+        4,
+        10,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_hash_pass_killed_midway_resumes() {
+    let (source, _s) = common::sqlite().await;
+    raw(&source, &more_clearance_sql(35, true)).await;
+    let (target, _t) = common::sqlite_empty().await;
+    let (untouched, _u) = common::sqlite_empty().await;
+    killed_hash_pass_resumes(
+        || SqlLegacyRepository::new(source.clone(), all_hashed(None)),
+        &target,
+        &untouched,
+        4,
+        10,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_hash_mode_finds_changes_without_timestamps() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    let schema = Some(source.schema.clone());
+    hash_mode_finds_changes_without_timestamps(
+        Legacy::Mssql(&source),
+        || SqlLegacyRepository::new(source.exec.clone(), all_hashed(schema.clone())),
+        &target,
+        "DROP INDEX shipments_updated_idx ON {s}.shipments;
+         ALTER TABLE {s}.shipments DROP COLUMN updated_at;",
+        "INSERT INTO {s}.clients (client_code, client_name, currency, is_active, updated_at) \
+         VALUES (N'C005', N'O''Brien & Sons', N'EUR', 1, '2026-01-03T00:00:00')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_hash_pass_killed_midway_resumes() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    let (target, _t) = common::postgres_empty().await;
+    let (untouched, _u) = common::postgres_empty().await;
+    let schema = Some(source.schema.clone());
+    // Clients (30): pass 1..=4 (the last batch empty), deletes 5..=8; clearance's pass
+    // (49) from 9: die at its second batch.
+    killed_hash_pass_resumes(
+        || SqlLegacyRepository::new(source.exec.clone(), all_hashed(schema.clone())),
+        &target,
+        &untouched,
+        10,
+        10,
+    )
+    .await;
+}
+
+/// `rowversion` needs a server that has it: elsewhere the start-up check and the sync
+/// both refuse it, saying to use `hash`.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_has_no_rowversion() {
+    let (source, _s) = common::sqlite().await;
+    let mapping = detecting(
+        None,
+        ChangeDetection::UpdatedAt,
+        ChangeDetection::RowVersion("updated_at".into()),
+        ChangeDetection::UpdatedAt,
+    );
+    let err = mapping.check(&source).await.unwrap_err().to_string();
+    assert!(
+        err.contains("needs SQL Server") && err.contains("\"hash\""),
+        "{err}"
+    );
+    let (target, _t) = common::sqlite_empty().await;
+    migrate_target(&target).await.unwrap();
+    let err = LegacySync::new(SqlLegacyRepository::new(source, mapping), target)
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs SQL Server"), "{err}");
+}
+
+/// The clearance records of the T-SQL source with a `rowversion` column `rv` and no
+/// `updated_at` (dropped): checked at start (the column exists and has that type), copied
+/// by the counter, killed mid-copy and resumed from the checkpoint, then updates and
+/// inserts found by the counter alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn mssql_rowversion_cursor_copies_inserts_and_updates_and_resumes() {
+    let Some(source) = MssqlSource::new().await else {
+        return;
+    };
+    source.bulk_import().await;
+    // Babelfish 4.3 refuses ROWVERSION unless this session setting says to accept it
+    // (error 33557097 "To use the ROWVERSION datatype, set
+    // 'babelfishpg_tsql.escape_hatch_rowversion' to 'ignore'"), and a batch is checked
+    // before it runs: the DDL goes in an EXEC of its own, checked after the setting.
+    // SQL Server has no such procedure, nor needs it.
+    let hatch = if common::mssql::is_babelfish(&source.exec).await {
+        "EXEC sp_babelfish_configure 'babelfishpg_tsql.escape_hatch_rowversion', 'ignore';"
+    } else {
+        ""
+    };
+    source
+        .run(&format!(
+            "{hatch}
+             DROP INDEX clearance_records_updated_idx ON {{s}}.clearance_records;
+             ALTER TABLE {{s}}.clearance_records DROP COLUMN updated_at;
+             EXEC(N'ALTER TABLE {{s}}.clearance_records ADD rv ROWVERSION');
+             CREATE INDEX clearance_records_rv_idx ON {{s}}.clearance_records (rv);"
+        ))
+        .await;
+    let schema = Some(source.schema.clone());
+    let by = |column: &str| {
+        detecting(
+            schema.clone(),
+            ChangeDetection::UpdatedAt,
+            ChangeDetection::RowVersion(column.into()),
+            ChangeDetection::UpdatedAt,
+        )
+    };
+    by("rv").check(&source.exec).await.unwrap();
+    let err = by("notes")
+        .check(&source.exec)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clearance_records.notes is nvarchar, not rowversion"),
+        "{err}"
+    );
+    let err = by("nope")
+        .check(&source.exec)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clearance_records.nope (the rowversion cursor) does not exist"),
+        "{err}"
+    );
+    let mut watermarked = by("rv");
+    watermarked.change_detection.clearance = ChangeDetection::UpdatedAt;
+    let err = watermarked
+        .check(&source.exec)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column clearance_records.updated_at does not exist"),
+        "{err}"
+    );
+
+    // The sync reads through connections of its own, which never set the escape hatch:
+    // reading (and comparing) a rowversion column does not need it.
+    let fresh = common::mssql::connect(common::mssql::config().unwrap()).await;
+    let repo = || SqlLegacyRepository::new(fresh.clone(), by("rv"));
+    let (target, _t) = common::postgres_empty().await;
+    migrate_target(&target).await.unwrap();
+    // Clients (30, by updated_at) take 1..=3 and their deletes pass 4..=7; clearance
+    // batches (49) start at 8: die at the second.
+    let err = sync_killed(
+        LegacySync::new(repo(), Killed::new(&target, 9))
+            .unwrap()
+            .with_batch_size(10),
+    )
+    .await;
+    assert!(err.contains("unavailable"), "{err}");
+    assert_eq!(count(&target, "legacy_clearance_records").await, 10);
+    assert_eq!(count(&target, "legacy_sync_cursors").await, 1);
+
+    let sync = LegacySync::new(repo(), target.clone())
+        .unwrap()
+        .with_batch_size(10);
+    let resumed = sync.run().await.unwrap();
+    assert_eq!(resumed.tables[1].rows, 49 - 10, "from the checkpoint");
+    assert_eq!(
+        ids(&target, "legacy_clearance_records").await,
+        source.clearance_ids().await,
+        "no record lost, none doubled"
+    );
+    assert_eq!(
+        sync.run().await.unwrap().rows(),
+        0,
+        "the counter did not move"
+    );
+
+    source
+        .run(
+            "UPDATE {s}.clearance_records SET notes = N'seen by rowversion' WHERE clearance_no = N'CL-2026-0003';
+             INSERT INTO {s}.clearance_records (clearance_no, client_code, declaration_date, hs_code, \
+                 customs_value, currency, duty_amount, status)
+             VALUES (N'RV-0001', N'C001', '2026-05-01', N'8471.30', 10.5, N'HKD', 0, N'DRAFT');",
+        )
+        .await;
+    let after = sync.run().await.unwrap();
+    assert_eq!(after.tables[1].rows, 2, "the update and the insert");
+    assert_eq!(
+        copied(
+            &target,
+            "legacy_clearance_records",
+            "notes",
+            "clearance_id",
+            3
+        )
+        .await,
+        "seen by rowversion"
+    );
+    assert_eq!(
+        ids(&target, "legacy_clearance_records").await,
+        source.clearance_ids().await
+    );
+    assert_eq!(sync.run().await.unwrap().rows(), 0);
 }

@@ -10,7 +10,8 @@ use erp_core::{
     sql::{Cell, Executor, Row, Scope, Statement},
 };
 use erp_legacy::{
-    ClearanceStatus, LegacyMapping, LegacyRepository, NewShipment, Page, SqlLegacyRepository, tsql,
+    ChangeDetection, ChangeDetections, ClearanceStatus, LegacyMapping, LegacyRepository,
+    NewShipment, Page, SqlLegacyRepository, tsql,
 };
 
 /// Records statements (rendered as T-SQL) and answers with plausible rows.
@@ -43,6 +44,8 @@ impl Executor for Recorder {
         let ts = Cell::Timestamp(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         Ok(if sql.contains("COUNT(*)") {
             vec![row(&[("total", Cell::Int(1))])]
+        } else if sql.contains("[information_schema].[columns]") {
+            vec![row(&[("column_name", Cell::Text("rv".into()))])]
         } else if sql.starts_with("INSERT") {
             vec![row(&[("shipment_id", Cell::Int(7))])]
         } else if sql.contains("AS [name]") {
@@ -176,4 +179,49 @@ async fn every_repository_statement_in_tsql() {
             sea_query::Value::BigInt(Some(1000)),
         ]
     );
+}
+
+/// What the other change detections send: the catalogue check of a `rowversion`
+/// cursor, a batch after `(rowversion, key)` capped below the oldest open transaction,
+/// and a hash pass's batch in key order, none of them reading `updated_at`.
+#[tokio::test]
+async fn change_detection_statements_in_tsql() {
+    let mapping = LegacyMapping {
+        schema: Some("dbo".into()),
+        change_detection: ChangeDetections {
+            clearance: ChangeDetection::RowVersion("rv".into()),
+            shipments: ChangeDetection::Hash,
+            ..ChangeDetections::default()
+        },
+        ..LegacyMapping::default()
+    };
+    let r = SqlLegacyRepository::new(Recorder::default(), mapping.clone());
+    let _ = mapping.check(r.executor()).await;
+    let _ = r
+        .clearance_by_version("rv", Some((771, 5)), 1000, true)
+        .await;
+    let _ = r.clearance_by_version("rv", None, 1000, false).await;
+    let _ = r.shipments_by_key(Some(5), 1000).await;
+    let recorded = r.executor().sql.lock().unwrap().clone();
+    let values = r.executor().values.lock().unwrap().clone();
+    let clearance = "SELECT [clearance_id] AS [id], [clearance_no] AS [clearance_no], [client_code] AS [client_code], [declaration_date] AS [declaration_date], [hs_code] AS [hs_code], [customs_value] AS [customs_value], [currency] AS [currency], [duty_amount] AS [duty], [status] AS [status], [notes] AS [notes], [rv] AS [row_version] FROM [dbo].[clearance_records]";
+    let expected = [
+        // The cursor's type, from the catalogue, resolved as the query resolves the name.
+        "SELECT CAST(t.name AS NVARCHAR(128)) AS [type_name] FROM [sys].[columns] AS [c] INNER JOIN [sys].[types] AS [t] ON t.user_type_id = c.user_type_id WHERE (c.object_id = OBJECT_ID(@P1)) AND [c].[name] = @P2".to_owned(),
+        // After (version, key): the rest of the checkpoint's version, then the higher
+        // ones, each capped below the oldest open transaction's version.
+        format!("{clearance} WHERE [rv] < (MIN_ACTIVE_ROWVERSION()) AND [rv] = @P1 AND [clearance_id] > @P2 ORDER BY [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P3 ROWS ONLY"),
+        format!("{clearance} WHERE [rv] < (MIN_ACTIVE_ROWVERSION()) AND [rv] > @P1 ORDER BY [rv] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P2 ROWS ONLY"),
+        format!("{clearance} ORDER BY [rv] ASC, [clearance_id] ASC OFFSET 0 ROWS FETCH NEXT @P1 ROWS ONLY"),
+        // A hash pass: key order, no updated_at.
+        "SELECT [shipment_id] AS [id], [bl_no] AS [bl_no], [client_code] AS [client_code], [container_no] AS [container_no], [origin_port] AS [origin], [destination_port] AS [destination], [etd] AS [etd], [eta] AS [eta], [status] AS [status] FROM [dbo].[shipments] WHERE [shipment_id] > @P1 ORDER BY [shipment_id] ASC OFFSET 0 ROWS FETCH NEXT @P2 ROWS ONLY".to_owned(),
+    ];
+    // A column lookup per table, the clearance records' followed by their cursor's type.
+    assert_eq!(recorded[2], expected[0]);
+    assert_eq!(recorded[4..], expected[1..]);
+    assert_eq!(values[2], ["[dbo].[clearance_records]".into(), "rv".into()]);
+    // The version goes as 8 big-endian bytes, the column's own type: a BIGINT would
+    // make the server convert the column row by row.
+    let version = sea_query::Value::Bytes(Some(771_i64.to_be_bytes().to_vec()));
+    assert_eq!(values[4], [version, 5_i64.into(), 1000_i64.into()]);
 }

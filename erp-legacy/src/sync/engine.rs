@@ -7,9 +7,9 @@ use erp_core::sql::Executor;
 
 use super::{
     TableReport,
-    checkpoint::{self, Checkpoint},
+    checkpoint::{self, Checkpoint, Cursor},
     progress::{OnProgress, Progress},
-    spec::{Record, TableSpec},
+    spec::{Read, TableSpec},
     writer::Batch,
 };
 use crate::{LegacyError, Result};
@@ -21,25 +21,21 @@ use crate::{LegacyError, Result};
 /// page is in flight beyond the batch being written, which bounds memory. A failed
 /// write returns at once; the read beside it still runs to its end on its task (a
 /// task is never aborted mid-response), and its page is dropped.
-pub(super) async fn copy_table<R, F, Fut, const N: usize>(
+pub(super) async fn copy_table<P, R, F, Fut, const N: usize>(
     target: &impl Executor,
     spec: &TableSpec<R, N>,
+    cursor: Cursor,
     batch_size: u64,
     progress: Option<(&OnProgress, Option<u64>)>,
     fetch: F,
 ) -> Result<TableReport>
 where
-    R: Record + 'static,
+    P: Read<Record = R> + 'static,
     F: Fn(Option<Checkpoint>) -> Fut,
-    Fut: Future<Output = Result<Vec<R>>> + Send + 'static,
+    Fut: Future<Output = Result<Vec<P>>> + Send + 'static,
 {
-    let mut report = TableReport {
-        table: spec.table,
-        rows: 0,
-        batches: 0,
-        deleted: 0,
-    };
-    let start = checkpoint::load(target, spec.table).await?;
+    let mut report = TableReport::new(spec.table);
+    let start = checkpoint::load(target, spec.table, cursor).await?;
     let mut page = fetch(start).await?;
     while let Some(end) = page.last().map(Checkpoint::after) {
         // A short page is the end of the table as of this read. Otherwise the next read
@@ -51,7 +47,7 @@ where
         report.rows += batch.read();
         report.batches += 1;
         if let Some((on, total)) = progress {
-            (on.0)(Progress {
+            on.tell(Progress {
                 table: spec.table,
                 rows: report.rows,
                 batches: report.batches,
@@ -70,7 +66,7 @@ where
 
 /// A reader that panicked panics the sync, as it would have inline; one cancelled can
 /// only be the runtime shutting down.
-fn reader_gone(e: tokio::task::JoinError) -> LegacyError {
+pub(super) fn reader_gone(e: tokio::task::JoinError) -> LegacyError {
     if e.is_panic() {
         std::panic::resume_unwind(e.into_panic());
     }

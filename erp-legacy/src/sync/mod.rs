@@ -11,8 +11,11 @@
 //! duplicated (the copies are keyed by the legacy key). While a batch is written the
 //! next one is read, so memory stays bounded by two batches.
 //!
-//! The watermark is the mapped `updated_at` column; a legacy schema with a `rowversion`
-//! instead maps it there (it orders the same way).
+//! The watermark is the mapped `updated_at` column. A table without one is read by
+//! its `rowversion` column instead (the same engine, `(rowversion, key)` order), or by
+//! a hash pass that reads every row in key order and writes only those whose values
+//! hash differently from their copy's ([`crate::ChangeDetection`], per table in the
+//! mapping's `[change_detection]`).
 //!
 //! Deletes leave nothing for the watermark to find: after each table's copy, a
 //! reconciliation pass (`reconcile.rs`) walks the copy's keys in order, a bounded batch
@@ -22,9 +25,12 @@
 
 mod checkpoint;
 mod engine;
+mod feed;
+mod hash_pass;
 mod progress;
 mod reconcile;
 mod report;
+mod row_hash;
 mod spec;
 mod writer;
 
@@ -36,16 +42,17 @@ use erp_core::{
 };
 
 use self::{
-    checkpoint::Checkpoint,
+    checkpoint::Cursor,
+    feed::Feed,
     progress::OnProgress,
     reconcile::{CopiedTable, KeyKind},
-    spec::{CLEARANCE, CLIENTS, SHIPMENTS},
+    spec::{CLEARANCE, CLIENTS, SHIPMENTS, TableSpec},
 };
 pub use self::{
     progress::Progress,
     report::{SyncReport, TableReport},
 };
-use crate::{LegacyError, Result, SqlLegacyRepository};
+use crate::{ChangeDetection, LegacyError, Result, SqlLegacyRepository};
 
 /// Bookkeeping table of this crate's migrations in the ERP database.
 pub const MIGRATIONS_TABLE: &str = "erp_legacy_migrations";
@@ -61,6 +68,11 @@ const POSTGRES: &[Migration] = &[
         name: "legacy_sync_deletes",
         sql: include_str!("../../migrations/postgres/V2__legacy_sync_deletes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "legacy_sync_change_detection",
+        sql: include_str!("../../migrations/postgres/V3__legacy_sync_change_detection.sql"),
+    },
 ];
 
 const SQLITE: &[Migration] = &[
@@ -73,6 +85,11 @@ const SQLITE: &[Migration] = &[
         version: 2,
         name: "legacy_sync_deletes",
         sql: include_str!("../../migrations/sqlite/V2__legacy_sync_deletes.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "legacy_sync_change_detection",
+        sql: include_str!("../../migrations/sqlite/V3__legacy_sync_change_detection.sql"),
     },
 ];
 
@@ -128,27 +145,26 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
     }
 
     /// With a progress callback: the callback, and the total to show against it (the
-    /// legacy table's row count when the copy has never been synced).
+    /// legacy table's row count when the copy has no cursor of `cursor`'s kind yet, and
+    /// on every hash pass, which reads the whole table).
     async fn progress_of(
         &self,
         copy: &str,
         source_table: &str,
+        cursor: Cursor,
     ) -> Result<Option<(&OnProgress, Option<u64>)>> {
         let Some(on) = &self.progress else {
             return Ok(None);
         };
-        let total = match checkpoint::load(&self.target, copy).await? {
-            Some(_) => None,
-            None => Some(self.source.count_all(source_table).await?),
+        let first = cursor == Cursor::Hash
+            || checkpoint::load(&self.target, copy, cursor)
+                .await?
+                .is_none();
+        let total = match first {
+            false => None,
+            true => Some(self.source.count_all(source_table).await?),
         };
         Ok(Some((on, total)))
-    }
-
-    /// Marks or removes the rows of one copy whose legacy row is gone.
-    async fn deletes(&self, report: &mut TableReport, copy: CopiedTable<'_>) -> Result<()> {
-        report.deleted =
-            reconcile::reconcile(&self.source, &self.target, copy, self.batch_size).await?;
-        Ok(())
     }
 
     /// Runs every table to the end of what the source has now, then reconciles its
@@ -172,8 +188,51 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
         Ok(report)
     }
 
+    /// One table: its changes by the mapping's change detection, then its deletes.
+    async fn sync_table<R: Feed<S>, const N: usize>(
+        &self,
+        spec: &TableSpec<R, N>,
+        copy: CopiedTable<'_>,
+        mode: &ChangeDetection,
+    ) -> Result<TableReport> {
+        let (source, limit, target) = (self.source.clone(), self.batch_size, &self.target);
+        let (table, legacy_table) = (spec.table, copy.source_table);
+        let mut report = match mode {
+            ChangeDetection::UpdatedAt => {
+                let cursor = Cursor::Watermark;
+                let progress = self.progress_of(table, legacy_table, cursor).await?;
+                let feed = move |after| R::changed(source.clone(), after, limit);
+                engine::copy_table(target, spec, cursor, limit, progress, feed).await?
+            }
+            ChangeDetection::RowVersion(column) => {
+                let capped = self.source.has_min_active_rowversion().await?;
+                if !capped {
+                    tracing::warn!(
+                        table,
+                        "the legacy server has no MIN_ACTIVE_ROWVERSION(): a row written by a \
+                         transaction that commits after a later one was read is missed until \
+                         a full resync (see docs/operations.md)"
+                    );
+                }
+                let cursor = Cursor::RowVersion;
+                let progress = self.progress_of(table, legacy_table, cursor).await?;
+                let column = column.clone();
+                let feed =
+                    move |after| R::versioned(source.clone(), column.clone(), after, limit, capped);
+                engine::copy_table(target, spec, cursor, limit, progress, feed).await?
+            }
+            ChangeDetection::Hash => {
+                let progress = self.progress_of(table, legacy_table, Cursor::Hash).await?;
+                let feed = move |after| R::by_key(source.clone(), after, limit);
+                hash_pass::pass(target, spec, copy.kind, limit, progress, feed).await?
+            }
+        };
+        report.deleted =
+            reconcile::reconcile(&self.source, &self.target, copy, self.batch_size).await?;
+        Ok(report)
+    }
+
     async fn sync_clients(&self) -> Result<TableReport> {
-        let (source, limit) = (self.source.clone(), self.batch_size);
         let m = self.source.mapping();
         let copy = CopiedTable {
             table: CLIENTS.table,
@@ -183,23 +242,11 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.clients.code,
             policy: m.deletes.clients,
         };
-        let progress = self.progress_of(CLIENTS.table, &m.clients.table).await?;
-        let mut report =
-            engine::copy_table(&self.target, &CLIENTS, limit, progress, move |after| {
-                let source = source.clone();
-                async move {
-                    source
-                        .clients_changed(Checkpoint::text_key(after), limit)
-                        .await
-                }
-            })
-            .await?;
-        self.deletes(&mut report, copy).await?;
-        Ok(report)
+        self.sync_table(&CLIENTS, copy, &m.change_detection.clients)
+            .await
     }
 
     async fn sync_clearance(&self) -> Result<TableReport> {
-        let (source, limit) = (self.source.clone(), self.batch_size);
         let m = self.source.mapping();
         let copy = CopiedTable {
             table: CLEARANCE.table,
@@ -209,25 +256,11 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.clearance.id,
             policy: m.deletes.clearance,
         };
-        let progress = self
-            .progress_of(CLEARANCE.table, &m.clearance.table)
-            .await?;
-        let mut report =
-            engine::copy_table(&self.target, &CLEARANCE, limit, progress, move |after| {
-                let source = source.clone();
-                async move {
-                    source
-                        .clearance_changed(Checkpoint::int_key(after)?, limit)
-                        .await
-                }
-            })
-            .await?;
-        self.deletes(&mut report, copy).await?;
-        Ok(report)
+        self.sync_table(&CLEARANCE, copy, &m.change_detection.clearance)
+            .await
     }
 
     async fn sync_shipments(&self) -> Result<TableReport> {
-        let (source, limit) = (self.source.clone(), self.batch_size);
         let m = self.source.mapping();
         let copy = CopiedTable {
             table: SHIPMENTS.table,
@@ -237,20 +270,7 @@ impl<S: Executor + Clone + 'static, T: Executor> LegacySync<S, T> {
             source_key: &m.shipments.id,
             policy: m.deletes.shipments,
         };
-        let progress = self
-            .progress_of(SHIPMENTS.table, &m.shipments.table)
-            .await?;
-        let mut report =
-            engine::copy_table(&self.target, &SHIPMENTS, limit, progress, move |after| {
-                let source = source.clone();
-                async move {
-                    source
-                        .shipments_changed(Checkpoint::int_key(after)?, limit)
-                        .await
-                }
-            })
-            .await?;
-        self.deletes(&mut report, copy).await?;
-        Ok(report)
+        self.sync_table(&SHIPMENTS, copy, &m.change_detection.shipments)
+            .await
     }
 }

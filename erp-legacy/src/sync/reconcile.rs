@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use erp_core::sql::{Executor, Scope, Statement};
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query, Value};
 
-use super::spec::DELETED_AT;
+use super::spec::{DELETED_AT, Key};
 use crate::{LegacyError, OnDelete, Result, SqlLegacyRepository};
 
 const TABLE: &str = "legacy_sync_reconcile";
@@ -38,13 +38,13 @@ pub(super) enum KeyKind {
 
 /// A key owned, as read from either side.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum OwnedKey {
+pub(super) enum OwnedKey {
     Int(i64),
     Text(String),
 }
 
 impl OwnedKey {
-    fn read(row: &erp_core::sql::Row, column: &str, kind: KeyKind) -> Result<Self> {
+    pub(super) fn read(row: &erp_core::sql::Row, column: &str, kind: KeyKind) -> Result<Self> {
         Ok(match kind {
             KeyKind::Int => Self::Int(row.get(column)?),
             // `CHAR` keys come back padded from some servers; the copy holds them trimmed.
@@ -52,7 +52,7 @@ impl OwnedKey {
         })
     }
 
-    fn parse(text: String, kind: KeyKind) -> Result<Self> {
+    pub(super) fn parse(text: String, kind: KeyKind) -> Result<Self> {
         match kind {
             KeyKind::Text => Ok(Self::Text(text)),
             KeyKind::Int => text
@@ -62,17 +62,26 @@ impl OwnedKey {
         }
     }
 
-    fn to_text(&self) -> String {
+    pub(super) fn to_text(&self) -> String {
         match self {
             Self::Int(k) => k.to_string(),
             Self::Text(k) => k.clone(),
         }
     }
 
-    fn value(&self) -> Value {
+    pub(super) fn value(&self) -> Value {
         match self {
             Self::Int(k) => (*k).into(),
             Self::Text(k) => k.as_str().into(),
+        }
+    }
+}
+
+impl From<Key<'_>> for OwnedKey {
+    fn from(key: Key<'_>) -> Self {
+        match key {
+            Key::Int(k) => Self::Int(k),
+            Key::Text(k) => Self::Text(k.to_owned()),
         }
     }
 }

@@ -36,6 +36,17 @@ mod millis {
     }
 }
 
+impl TableReport {
+    pub(super) fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            rows: 0,
+            batches: 0,
+            deleted: 0,
+        }
+    }
+}
+
 impl SyncReport {
     /// Rows copied in all.
     pub fn rows(&self) -> u64 {

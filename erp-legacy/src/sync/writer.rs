@@ -11,7 +11,7 @@ use erp_core::sql::{Executor, Scope, UpsertRows};
 
 use super::{
     checkpoint::{self, Checkpoint},
-    spec::{Record, TableSpec},
+    spec::{Prepared, Read, TableSpec},
 };
 use crate::{LegacyError, Result};
 
@@ -31,26 +31,22 @@ impl Batch {
     /// A page is read with two statements, and a record updated between them is in
     /// both: PostgreSQL refuses to merge one key twice in a statement, and the later
     /// version is the one to keep, so only the last record of each key is written.
-    pub(super) fn of<R: Record, const N: usize>(
+    pub(super) fn of<P: Read<Record = R>, R, const N: usize>(
         spec: &TableSpec<R, N>,
-        page: Vec<R>,
+        page: Vec<P>,
     ) -> Result<Self> {
         let checkpoint = page
             .last()
             .map(Checkpoint::after)
             .ok_or_else(|| LegacyError::Internal("an empty page is no batch".into()))?;
         let read = page.len() as u64;
-        let mut rows = UpsertRows::new(spec.table, spec.key, spec.column_names())
-            .map_err(|e| LegacyError::Internal(e.to_string()))?;
-        rows.reserve(page.len());
         let latest = latest_per_key(&page);
-        let synced_at = erp_core::time::now();
-        for (record, keep) in page.into_iter().zip(latest) {
-            if keep {
-                rows.push(spec.row(record, synced_at))
-                    .map_err(|e| LegacyError::Internal(e.to_string()))?;
-            }
-        }
+        let kept = page
+            .into_iter()
+            .zip(latest)
+            .filter(|(_, keep)| *keep)
+            .map(|(p, _)| spec.prepare(p.into_record()));
+        let rows = copy_rows(spec, read as usize, kept)?;
         Ok(Self {
             rows,
             checkpoint,
@@ -74,8 +70,24 @@ impl Batch {
     }
 }
 
+/// The upsert of `prepared` records into `spec`'s copy (`capacity`: how many at most).
+pub(super) fn copy_rows<R, const N: usize>(
+    spec: &TableSpec<R, N>,
+    capacity: usize,
+    prepared: impl Iterator<Item = Prepared<N>>,
+) -> Result<UpsertRows> {
+    let internal = |e: erp_core::Error| LegacyError::Internal(e.to_string());
+    let mut rows = UpsertRows::new(spec.table, spec.key, spec.column_names()).map_err(internal)?;
+    rows.reserve(capacity);
+    let synced_at = erp_core::time::now();
+    for p in prepared {
+        rows.push(p.into_row(synced_at)).map_err(internal)?;
+    }
+    Ok(rows)
+}
+
 /// For each record, whether it is the last of its key in `page`.
-fn latest_per_key<R: Record>(page: &[R]) -> Vec<bool> {
+fn latest_per_key<R: Read>(page: &[R]) -> Vec<bool> {
     let mut seen: HashSet<_, BuildHasherDefault<KeyHasher>> =
         HashSet::with_capacity_and_hasher(page.len(), BuildHasherDefault::default());
     let mut keep: Vec<bool> = page.iter().rev().map(|r| seen.insert(r.key())).collect();
@@ -106,19 +118,23 @@ impl Hasher for KeyHasher {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::sync::spec::Key;
+    use crate::sync::spec::{Key, Position};
 
     struct R(i64, u32);
 
-    impl Record for R {
-        fn updated_at(&self) -> DateTime<Utc> {
-            Utc.timestamp_opt(i64::from(self.1), 0).unwrap()
+    impl Read for R {
+        type Record = Self;
+        fn position(&self) -> Position {
+            Position::At(Utc.timestamp_opt(i64::from(self.1), 0).unwrap())
         }
         fn key(&self) -> Key<'_> {
             Key::Int(self.0)
+        }
+        fn into_record(self) -> Self {
+            self
         }
     }
 
