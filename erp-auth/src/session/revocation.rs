@@ -33,8 +33,8 @@ struct Inner {
     touch_interval: Duration,
     grace: Option<Duration>,
     max_entries: usize,
-    /// The revocation feed followed and the bound on trust while it is not fresh.
-    feed: Option<(Arc<FeedStatus>, Duration)>,
+    /// The revocation feeds followed and the bound on trust while none is fresh.
+    feed: Option<(Vec<Arc<FeedStatus>>, Duration)>,
     last_touch: std::sync::Mutex<std::collections::HashMap<(TenantId, SessionId), Instant>>,
     stats: SessionGuardStats,
 }
@@ -98,7 +98,7 @@ impl SessionGuard {
         touch_interval: Duration,
         grace: Option<Duration>,
         max_entries: usize,
-        feed: Option<(Arc<FeedStatus>, Duration)>,
+        feed: Option<(Vec<Arc<FeedStatus>>, Duration)>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -153,24 +153,38 @@ impl SessionGuard {
     /// not trusted: the store is asked, and its being down too is a 503 (no grace
     /// period then). A revocation made anywhere is thus honoured here within
     /// `max_staleness`, whatever happens to the feed.
+    ///
+    /// Called again (PostgreSQL `LISTEN` and the Redis bus), the guard follows both, and
+    /// trusts its cache while at least one of them is fresh: each carries every
+    /// revocation, so one fresh feed has delivered all of them (up to a Redis publish
+    /// still being retried: see `RedisRevocationPublisher`). The last bound given holds.
     pub fn with_revocation_feed(self, feed: Arc<FeedStatus>, max_staleness: Duration) -> Self {
+        let mut feeds = self
+            .inner
+            .feed
+            .as_ref()
+            .map(|(f, _)| f.clone())
+            .unwrap_or_default();
+        feeds.push(feed);
         let mut guard = self.rebuild(|_| {});
         if let Some(inner) = Arc::get_mut(&mut guard.inner) {
-            inner.feed = Some((feed, max_staleness));
+            inner.feed = Some((feeds, max_staleness));
         }
         guard
     }
 
-    /// The followed feed and its staleness bound, when one was given.
-    pub fn revocation_feed(&self) -> Option<(&Arc<FeedStatus>, Duration)> {
-        self.inner.feed.as_ref().map(|(f, d)| (f, *d))
+    /// The followed feeds and the staleness bound, when a feed was given.
+    pub fn revocation_feeds(&self) -> Option<(&[Arc<FeedStatus>], Duration)> {
+        self.inner.feed.as_ref().map(|(f, d)| (f.as_slice(), *d))
     }
 
-    /// Whether a cached answer of this age may be trusted as far as the feed goes.
+    /// Whether a cached answer of this age may be trusted as far as the feeds go.
     fn feed_covers(&self, loaded_at: Instant) -> bool {
         match &self.inner.feed {
             None => true,
-            Some((feed, bound)) => feed.is_fresh(*bound) || loaded_at.elapsed() <= *bound,
+            Some((feeds, bound)) => {
+                feeds.iter().any(|f| f.is_fresh(*bound)) || loaded_at.elapsed() <= *bound
+            }
         }
     }
 

@@ -19,8 +19,8 @@ use erp_auth::{
 use erp_core::{
     FanoutAuditSink, NewTenant, RateLimitStore, TenantId, TenantRepository, TracingAuditSink,
     sql::{
-        Database, DatabaseConfig, RevocationListener, SqlAuditSink, SqlRateLimitStore,
-        SqlSessionStore, SqlTenantRepository, SqlTokenRevocations, SqlUserRepository, SqliteConfig,
+        Database, DatabaseConfig, SqlAuditSink, SqlRateLimitStore, SqlSessionStore,
+        SqlTenantRepository, SqlTokenRevocations, SqlUserRepository, SqliteConfig,
     },
 };
 use erp_legacy::sync::migrate_target;
@@ -29,6 +29,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::{
     config::{AuthMode, ServerConfig},
     legacy_db::Legacy,
+    revocation_feeds::RevocationFeeds,
     seed,
 };
 
@@ -59,10 +60,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
-    /// Redis, when `REDIS_URL` is set (login rate limits).
+    /// Redis, when `REDIS_URL` is set (login rate limits, revocation bus).
     pub redis: Option<RedisClient>,
-    /// Keeps the LISTEN connection alive (PostgreSQL).
-    pub listener: Option<Arc<RevocationListener>>,
+    /// The revocation feeds followed (`REVOCATION_FEED`); holding them keeps them alive.
+    pub feeds: RevocationFeeds,
     /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
     pub audit: AuditTrail,
     /// The legacy sync, exclusive in the cluster, scheduled by `LEGACY_SYNC_INTERVAL`
@@ -104,7 +105,18 @@ impl AppState {
         migrate_target(&db).await?;
         let tenants = Arc::new(SqlTenantRepository::new(db.clone()));
         let users = Arc::new(SqlUserRepository::new(db.clone()));
-        let sessions = Arc::new(SqlSessionStore::new(db.clone()));
+        let redis = match &config.redis {
+            Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
+            None => None,
+        };
+        let feeds = RevocationFeeds::start(&config, &db, redis.as_ref());
+        let mut sessions = SqlSessionStore::new(db.clone());
+        let mut revoked_tokens = SqlTokenRevocations::new(db.clone());
+        if let Some(publisher) = &feeds.publisher {
+            sessions = sessions.with_publisher(publisher.clone());
+            revoked_tokens = revoked_tokens.with_publisher(publisher.clone());
+        }
+        let sessions = Arc::new(sessions);
         let default_tenant = match tenants.by_slug("default").await? {
             Some(t) => t.id,
             None => match tenants.create(NewTenant::new("default", "Default")).await {
@@ -124,29 +136,15 @@ impl AppState {
             seed::dev_users(&*users, default_tenant).await?;
         }
 
-        let mut guard = SessionGuard::new(sessions.clone());
-        let staleness = config.revocation_max_staleness;
-        let listener = match &db {
-            // A heartbeat at a quarter of the bound: a silently dead feed is noticed (and
-            // replaced) well within it.
-            Database::Postgres(pg) => Some(Arc::new(RevocationListener::start_with_heartbeat(
-                pg.config(),
-                staleness / 4,
-            ))),
-            _ => None,
-        };
-        if let Some(l) = &listener {
-            guard = guard.with_revocation_feed(l.status(), staleness);
-        }
+        let guard = feeds.bound(
+            SessionGuard::new(sessions.clone()),
+            config.revocation_max_staleness,
+        );
         spawn_purger(sessions.clone(), Duration::from_secs(600));
         // Entra ID tokens signed out before their expiry (no session of ours to revoke).
-        let revoked_tokens = Arc::new(SqlTokenRevocations::new(db.clone()));
+        let revoked_tokens = Arc::new(revoked_tokens);
         spawn_token_purger(revoked_tokens.clone(), Duration::from_secs(600));
         // Login budgets in Redis or in the database: every instance on it shares them.
-        let redis = match &config.redis {
-            Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
-            None => None,
-        };
         let rate_limits: Arc<dyn RateLimitStore> = match &redis {
             Some(client) => Arc::new(RedisRateLimitStore::new(client.clone())),
             None => {
@@ -241,9 +239,7 @@ impl AppState {
             auth = auth.with_iam(IamVerifier::new(IamConfig::new(url)?)?);
         }
         let authenticator = auth.build()?;
-        if let Some(l) = &listener {
-            authenticator.follow(l.subscribe());
-        }
+        feeds.follow(&authenticator);
 
         let mut login = LoginService::builder(
             users.clone(),
@@ -289,7 +285,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             redis,
-            listener,
+            feeds,
             audit: audit_trail,
             legacy_sync,
         })
