@@ -283,10 +283,12 @@ fn redis_addr() -> String {
 }
 
 /// A TCP relay in front of Redis that the test can cut and restore, to take "Redis" down
-/// for these instances without touching the machine's server.
+/// for these instances without touching the machine's server, or freeze (connections
+/// stay open, nothing passes: a partition, a hung server).
 struct Relay {
     port: u16,
     task: Option<tokio::task::JoinHandle<()>>,
+    frozen: tokio::sync::watch::Sender<bool>,
 }
 
 impl Relay {
@@ -296,6 +298,7 @@ impl Relay {
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let upstream = redis_addr();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             // Connections live in the set: aborting the relay closes them all.
             let mut connections = tokio::task::JoinSet::new();
@@ -304,9 +307,16 @@ impl Relay {
                     return;
                 };
                 let upstream = upstream.clone();
+                let mut watch = watch.clone();
                 connections.spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            () = async { drop(watch.wait_for(|f| *f).await) } => {
+                                // Frozen: hold both ends open and silent.
+                                std::future::pending::<()>().await;
+                            }
+                        }
                     }
                 });
             }
@@ -314,7 +324,12 @@ impl Relay {
         Self {
             port,
             task: Some(task),
+            frozen,
         }
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
     async fn cut(&mut self) {
@@ -761,5 +776,33 @@ async fn both_feeds_carry_revocations_at_once_while_redis_is_cut() {
     assert_eq!(feed["feeds"]["postgres"]["status"], "ok", "{health}");
     assert_eq!(feed["feeds"]["redis"]["status"], "down", "{health}");
     assert_eq!(health["status"], "degraded", "{health}");
+    redis_cli_del_prefix(&prefix);
+}
+
+/// The Redis feed's connection goes silent (no error, nothing delivered): only the
+/// heartbeat notices; B, whose cache had the session, refuses it within the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_feed_revocation_is_honoured_within_the_bound_when_redis_hangs() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let mut relay = Relay::start(0).await;
+    let url = format!("redis://127.0.0.1:{}", relay.port);
+    let env = redis_env(&url, &prefix, "redis");
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || relay.freeze()).await;
+    eprintln!("revocation honoured by B {took:?} after Redis hung");
+    assert!(
+        took <= Duration::from_secs(2) + Duration::from_millis(500),
+        "{took:?}"
+    );
+    let (_, health) = call(&b, "GET", "/health", None, None).await;
+    assert_eq!(
+        health["checks"]["revocation_feed"]["feeds"]["redis"]["status"], "down",
+        "{health}"
+    );
+    relay.cut().await;
     redis_cli_del_prefix(&prefix);
 }
