@@ -9,6 +9,7 @@
 //! | `erp_auth_upstream_seconds` | histogram | `service` (external_auth, iam), `result` |
 //! | `erp_auth_token_cache_total` | counter | `result` (hit, miss, evict, refresh) |
 //! | `erp_auth_graph_lookups_total` | counter | `result` (ok, error): group-overage lookups in Microsoft Graph; on error the user got no group roles |
+//! | `erp_auth_revocation_publish_total` | counter | `result` (ok, retried, dropped): revocations published on the Redis bus; `dropped` ones were given up |
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -26,6 +27,8 @@ pub const UPSTREAM_SECONDS: &str = "erp_auth_upstream_seconds";
 pub const GRAPH_LOOKUPS: &str = "erp_auth_graph_lookups_total";
 /// Verified-token cache outcomes.
 pub const TOKEN_CACHE: &str = "erp_auth_token_cache_total";
+/// Revocations published on the Redis bus.
+pub const REVOCATION_PUBLISH: &str = "erp_auth_revocation_publish_total";
 
 /// `(name, type, help)` of every metric this crate records, so that an exporter can
 /// describe them (HELP and TYPE) before their first sample.
@@ -64,6 +67,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         GRAPH_LOOKUPS,
         "counter",
         "Group-overage lookups in Microsoft Graph, by result; on error the user got no group roles.",
+    ),
+    (
+        REVOCATION_PUBLISH,
+        "counter",
+        "Revocations published on the Redis bus, by result (ok, retried: a failed attempt to be retried, dropped: given up).",
     ),
 ];
 

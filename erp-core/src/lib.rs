@@ -53,6 +53,6 @@ pub use model::{
     RevocationWatermarks, Role, Session, SessionId, Tenant, User, is_token_id,
 };
 pub use repo::{
-    AuditSink, FanoutAuditSink, RateLimitStore, RefreshTokenStore, SessionStore, TenantRepository,
-    TokenRevocationStore, TracingAuditSink, UserRepository,
+    AuditSink, FanoutAuditSink, RateLimitStore, RefreshTokenStore, RevocationPublisher,
+    SessionStore, TenantRepository, TokenRevocationStore, TracingAuditSink, UserRepository,
 };

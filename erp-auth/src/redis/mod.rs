@@ -1,11 +1,14 @@
 //! Redis as an optional part shared by several instances (feature `redis`): the login
-//! rate-limit counters ([`RedisRateLimitStore`]).
+//! rate-limit counters ([`RedisRateLimitStore`]) and the revocation bus
+//! ([`RedisRevocationBus`] follows it, [`RedisRevocationPublisher`] publishes on it).
 //!
 //! One [`RedisClient`] per process: a connection manager that connects lazily and
 //! reconnects by itself, so an instance starts while Redis is down and recovers when it
 //! returns; until then whatever Redis guards fails closed. Every key starts with the
 //! client's prefix, so several deployments (or test runs) can share one Redis.
 
+mod bus;
+mod publisher;
 mod ratelimit;
 
 use std::{fmt, time::Duration};
@@ -13,13 +16,18 @@ use std::{fmt, time::Duration};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use erp_core::{Backend, Error};
 
+pub use bus::RedisRevocationBus;
+pub use publisher::RedisRevocationPublisher;
 pub use ratelimit::RedisRateLimitStore;
 
 /// A shared, reconnecting Redis connection with a key prefix.
 #[derive(Clone)]
 pub struct RedisClient {
     conn: ConnectionManager,
+    /// For connections of their own (the bus's subscription).
+    client: ::redis::Client,
     prefix: String,
+    timeout: Duration,
 }
 
 impl fmt::Debug for RedisClient {
@@ -53,10 +61,13 @@ impl RedisClient {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(timeout);
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
         Ok(Self {
             conn,
+            client,
             prefix: prefix.into(),
+            timeout,
         })
     }
 
@@ -68,6 +79,16 @@ impl RedisClient {
 
     pub(crate) fn connection(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// The bound on each command and connection attempt.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The channel revocations are published on (under the prefix).
+    pub(crate) fn revocation_channel(&self) -> String {
+        self.key(&["revocations"])
     }
 
     /// `PING`, and how long it took (for `/health`).

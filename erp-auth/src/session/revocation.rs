@@ -127,21 +127,23 @@ impl SessionGuard {
         self.reconfigure(|c| c.with_max_entries(max))
     }
 
-    /// See [`SessionGuardConfig::with_revocation_feed`].
+    /// See [`SessionGuardConfig::with_revocation_feed`]: called once per feed.
     pub fn with_revocation_feed(self, feed: Arc<FeedStatus>, max_staleness: Duration) -> Self {
         self.reconfigure(|c| c.with_revocation_feed(feed, max_staleness))
     }
 
-    /// The followed feed and its staleness bound, when one was given.
-    pub fn revocation_feed(&self) -> Option<(&Arc<FeedStatus>, Duration)> {
-        self.inner.config.revocation_feed()
+    /// The followed feeds and the staleness bound, when a feed was given.
+    pub fn revocation_feeds(&self) -> Option<(&[Arc<FeedStatus>], Duration)> {
+        self.inner.config.revocation_feeds()
     }
 
-    /// Whether a cached answer of this age may be trusted as far as the feed goes.
+    /// Whether a cached answer of this age may be trusted as far as the feeds go.
     fn feed_covers(&self, loaded_at: Instant) -> bool {
-        match self.inner.config.revocation_feed() {
+        match self.inner.config.revocation_feeds() {
             None => true,
-            Some((feed, bound)) => feed.is_fresh(bound) || loaded_at.elapsed() <= bound,
+            Some((feeds, bound)) => {
+                feeds.iter().any(|f| f.is_fresh(bound)) || loaded_at.elapsed() <= bound
+            }
         }
     }
 

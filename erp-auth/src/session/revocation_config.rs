@@ -20,7 +20,8 @@ pub struct SessionGuardConfig {
     touch_interval: Duration,
     grace: Option<Duration>,
     max_entries: usize,
-    feed: Option<(Arc<FeedStatus>, Duration)>,
+    feeds: Vec<Arc<FeedStatus>>,
+    max_staleness: Option<Duration>,
 }
 
 impl Default for SessionGuardConfig {
@@ -32,7 +33,8 @@ impl Default for SessionGuardConfig {
             touch_interval: Duration::from_secs(60),
             grace: None,
             max_entries: 100_000,
-            feed: None,
+            feeds: Vec::new(),
+            max_staleness: None,
         }
     }
 }
@@ -70,8 +72,14 @@ impl SessionGuardConfig {
     /// not trusted: the store is asked, and its being down too is a 503 (no grace
     /// period then). A revocation made anywhere is thus honoured within
     /// `max_staleness`, whatever happens to the feed.
+    ///
+    /// Called again (PostgreSQL `LISTEN` and the Redis bus), the guard follows both, and
+    /// trusts its cache while at least one of them is fresh: each carries every
+    /// revocation, so one fresh feed has delivered all of them (up to a Redis publish
+    /// still being retried: see `RedisRevocationPublisher`). The last bound given holds.
     pub fn with_revocation_feed(mut self, feed: Arc<FeedStatus>, max_staleness: Duration) -> Self {
-        self.feed = Some((feed, max_staleness));
+        self.feeds.push(feed);
+        self.max_staleness = Some(max_staleness);
         self
     }
 
@@ -95,9 +103,9 @@ impl SessionGuardConfig {
         self.max_entries
     }
 
-    /// The followed feed and its staleness bound, when one was given.
-    pub fn revocation_feed(&self) -> Option<(&Arc<FeedStatus>, Duration)> {
-        self.feed.as_ref().map(|(f, d)| (f, *d))
+    /// The followed feeds and the staleness bound, when a feed was given.
+    pub fn revocation_feeds(&self) -> Option<(&[Arc<FeedStatus>], Duration)> {
+        self.max_staleness.map(|d| (self.feeds.as_slice(), d))
     }
 }
 
@@ -121,8 +129,9 @@ mod tests {
         assert_eq!(c.touch_interval(), Duration::from_secs(3));
         assert_eq!(c.grace_period(), Some(Duration::from_secs(11)));
         assert_eq!(c.max_entries(), 1, "at least one entry");
-        let (kept, bound) = guard.revocation_feed().expect("the feed is kept");
-        assert!(Arc::ptr_eq(kept, &feed));
+        let (kept, bound) = guard.revocation_feeds().expect("the feed is kept");
+        assert_eq!(kept.len(), 1);
+        assert!(Arc::ptr_eq(&kept[0], &feed));
         assert_eq!(bound, Duration::from_secs(5));
     }
 
@@ -133,6 +142,6 @@ mod tests {
         assert_eq!(c.touch_interval(), Duration::from_secs(60));
         assert_eq!(c.grace_period(), None);
         assert_eq!(c.max_entries(), 100_000);
-        assert!(c.revocation_feed().is_none());
+        assert!(c.revocation_feeds().is_none());
     }
 }

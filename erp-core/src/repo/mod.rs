@@ -5,6 +5,7 @@
 //! forgotten filter cannot leak another tenant's rows.
 
 mod audit;
+mod publisher;
 mod ratelimit;
 mod refresh;
 mod session;
@@ -13,6 +14,7 @@ mod token;
 mod user;
 
 pub use audit::{AuditSink, FanoutAuditSink, TracingAuditSink};
+pub use publisher::RevocationPublisher;
 pub use ratelimit::RateLimitStore;
 pub use refresh::RefreshTokenStore;
 pub use session::SessionStore;

@@ -32,6 +32,52 @@ pub enum AuthMode {
     IamService,
 }
 
+/// `REVOCATION_FEED`: how this instance learns of revocations made by the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationFeed {
+    /// PostgreSQL `LISTEN` (the default without `REDIS_URL`; none on SQLite).
+    Postgres,
+    /// Redis pub/sub alone: for connections that cannot `LISTEN` (PgBouncer in
+    /// transaction mode). Needs `REDIS_URL`.
+    Redis,
+    /// Both, the cache trusted while either is fresh (the default with `REDIS_URL`).
+    Both,
+}
+
+impl RevocationFeed {
+    /// Whether the PostgreSQL `LISTEN` feed is followed.
+    pub fn postgres(self) -> bool {
+        matches!(self, Self::Postgres | Self::Both)
+    }
+
+    /// Whether the Redis bus is followed (and published on).
+    pub fn redis(self) -> bool {
+        matches!(self, Self::Redis | Self::Both)
+    }
+}
+
+/// `REVOCATION_FEED`: `postgres`, `redis` or `both`; unset, `both` with Redis and
+/// `postgres` without. Naming Redis without `REDIS_URL` is a configuration error.
+fn revocation_feed(value: Option<String>, redis: bool) -> Result<RevocationFeed> {
+    const VAR: &str = "REVOCATION_FEED";
+    let feed = match value.as_deref().map(str::trim) {
+        None | Some("") if redis => RevocationFeed::Both,
+        None | Some("") | Some("postgres") => RevocationFeed::Postgres,
+        Some("redis") => RevocationFeed::Redis,
+        Some("both") => RevocationFeed::Both,
+        Some(other) => {
+            return Err(Error::config(
+                VAR,
+                format!("{other:?} is none of postgres, redis, both"),
+            ));
+        }
+    };
+    if feed.redis() && !redis {
+        return Err(Error::config(VAR, "the Redis feed needs REDIS_URL"));
+    }
+    Ok(feed)
+}
+
 /// `LEGACY_SCHEMA_CHECK`: what a legacy database lacking mapped tables or columns does
 /// at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,8 +241,11 @@ pub struct ServerConfig {
     /// `REVOCATION_MAX_STALENESS` (default 5 s): while the revocation feed (LISTEN) is
     /// down, cached session answers are trusted at most this long.
     pub revocation_max_staleness: Duration,
-    /// `REDIS_URL` and friends: login rate limits in Redis instead of the database.
+    /// `REDIS_URL` and friends: login rate limits in Redis instead of the database, and
+    /// the revocation bus.
     pub redis: Option<RedisSettings>,
+    /// `REVOCATION_FEED` (default `both` with `REDIS_URL`, else `postgres`).
+    pub revocation_feed: RevocationFeed,
     /// `AUTH_MODE`.
     pub auth_mode: AuthMode,
     /// `IAM_SERVICE_URL` (required with `AUTH_MODE=iam_service`).
@@ -237,6 +286,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("azure", &self.azure.is_some())
             .field("external", &self.external.is_some())
             .field("redis", &self.redis)
+            .field("revocation_feed", &self.revocation_feed)
             .field("mssql", &self.mssql)
             .field("legacy_schema_check", &self.legacy_schema_check)
             .finish_non_exhaustive()
@@ -469,6 +519,15 @@ impl ServerConfig {
             }
         };
         let legacy_sync_interval = legacy_sync_interval(get("LEGACY_SYNC_INTERVAL"))?;
+        let redis = match get("REDIS_URL") {
+            Some(url) => Some(RedisSettings {
+                url: url.trim().to_owned(),
+                key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "erp:".into()),
+                timeout: duration("REDIS_TIMEOUT", Duration::from_secs(2))?,
+            }),
+            None => None,
+        };
+        let revocation_feed = revocation_feed(get("REVOCATION_FEED"), redis.is_some())?;
         Ok(Self {
             bind,
             environment,
@@ -494,14 +553,8 @@ impl ServerConfig {
                 }
                 d => d,
             },
-            redis: match get("REDIS_URL") {
-                Some(url) => Some(RedisSettings {
-                    url: url.trim().to_owned(),
-                    key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "erp:".into()),
-                    timeout: duration("REDIS_TIMEOUT", Duration::from_secs(2))?,
-                }),
-                None => None,
-            },
+            redis,
+            revocation_feed,
             auth_mode,
             iam_service_url,
             azure,
@@ -826,6 +879,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("REDIS_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn revocation_feed_defaults_to_both_with_redis_and_needs_it() {
+        assert_eq!(load(&[]).unwrap().revocation_feed, RevocationFeed::Postgres);
+        let redis = ("REDIS_URL", "redis://cache:6379");
+        assert_eq!(
+            load(&[redis]).unwrap().revocation_feed,
+            RevocationFeed::Both
+        );
+        for (value, feed) in [
+            ("postgres", RevocationFeed::Postgres),
+            ("redis", RevocationFeed::Redis),
+            ("both", RevocationFeed::Both),
+        ] {
+            let c = load(&[redis, ("REVOCATION_FEED", value)]).unwrap();
+            assert_eq!(c.revocation_feed, feed, "{value}");
+        }
+        for value in ["redis", "both"] {
+            let err = load(&[("REVOCATION_FEED", value)]).unwrap_err().to_string();
+            assert!(
+                err.contains("REVOCATION_FEED") && err.contains("REDIS_URL"),
+                "{err}"
+            );
+        }
+        let err = load(&[redis, ("REVOCATION_FEED", "kafka")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REVOCATION_FEED"), "{err}");
     }
 
     #[test]

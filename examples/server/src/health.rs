@@ -3,7 +3,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode};
-use erp_core::sql::Executor;
+use erp_core::{FeedStatus, sql::Executor};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -91,18 +91,42 @@ async fn legacy_check(legacy: &Legacy) -> (bool, Value) {
     (ok, check)
 }
 
-/// What several instances share: the revocation feed (LISTEN) and Redis. False when one
-/// is down: the instance is degraded (it fails closed for what they guard), not down.
+fn feed_check(feed: &FeedStatus, bound: Duration) -> Value {
+    json!({
+        "status": if feed.is_fresh(bound) { "ok" } else { "down" },
+        "connected": feed.is_connected(),
+        "last_alive_ms_ago": feed.since_alive().map(|d| d.as_millis() as u64),
+    })
+}
+
+/// What several instances share: the revocation feeds (LISTEN, Redis bus) and Redis.
+/// False when one is down: the instance is degraded (it fails closed for what they
+/// guard), not down.
+///
+/// `revocation_feed` sums the feeds up as the session guard sees them (fresh while any
+/// one is, alive when the freshest last was); `feeds` has each by name.
 async fn shared_checks(app: &AppState, checks: &mut Value) -> bool {
     let mut ok = true;
-    if let Some((feed, bound)) = app.guard.revocation_feed() {
-        let fresh = feed.is_fresh(bound);
-        ok &= fresh;
+    if let Some((_, bound)) = app.guard.revocation_feeds() {
+        let feeds = app.feeds.statuses();
+        let fresh = feeds.iter().any(|(_, f)| f.is_fresh(bound));
+        let each: serde_json::Map<String, Value> = feeds
+            .iter()
+            .map(|(name, f)| ((*name).to_owned(), feed_check(f, bound)))
+            .collect();
+        // Every feed counts: one down while another carries the revocations still
+        // degrades, so the operator hears of it before the second fails too.
+        ok &= feeds.iter().all(|(_, f)| f.is_fresh(bound));
         checks["revocation_feed"] = json!({
             "status": if fresh { "ok" } else { "down" },
-            "connected": feed.is_connected(),
-            "last_alive_ms_ago": feed.since_alive().map(|d| d.as_millis() as u64),
+            "connected": feeds.iter().any(|(_, f)| f.is_connected()),
+            "last_alive_ms_ago": feeds
+                .iter()
+                .filter_map(|(_, f)| f.since_alive())
+                .min()
+                .map(|d| d.as_millis() as u64),
             "max_staleness_ms": bound.as_millis() as u64,
+            "feeds": each,
         });
     }
     if let Some(redis) = &app.redis {

@@ -21,6 +21,7 @@ pub mod legacy_db;
 pub mod legacy_sync;
 pub mod logging;
 pub mod observe;
+pub mod revocation_feeds;
 pub mod routes;
 pub mod seed;
 pub mod state;

@@ -9,7 +9,7 @@ use erp_auth::{
     redis::RedisClient,
     session::{SessionCookies, SessionGuard},
 };
-use erp_core::sql::{Database, RevocationListener};
+use erp_core::sql::Database;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use crate::assemble::audit::AuditTrail;
@@ -17,6 +17,7 @@ use crate::{
     assemble::{self, BoxError},
     config::ServerConfig,
     legacy_db::Legacy,
+    revocation_feeds::RevocationFeeds,
     seed,
 };
 
@@ -40,22 +41,15 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
-    /// Redis, when `REDIS_URL` is set (login rate limits; probed by `/health`).
+    /// Redis, when `REDIS_URL` is set (login rate limits, revocation bus).
     pub redis: Option<RedisClient>,
+    /// The revocation feeds followed (`REVOCATION_FEED`); holding them keeps them alive.
+    pub feeds: RevocationFeeds,
     /// Where the audit trail goes (the log and `audit_events`): also the legacy writes.
     pub audit: AuditTrail,
     /// The legacy sync, exclusive in the cluster, scheduled by `LEGACY_SYNC_INTERVAL`
     /// (present whenever a legacy database is).
     pub legacy_sync: Option<Arc<crate::legacy_sync::SyncRunner>>,
-    /// Background work that lives as long as the state: never read, only held.
-    _running: Arc<Running>,
-}
-
-/// What runs in the background for the state, stopped when the last clone is dropped.
-#[derive(Debug)]
-struct Running {
-    /// The revocation feed (PostgreSQL `LISTEN`): its task stops when dropped.
-    _listener: Option<Arc<RevocationListener>>,
 }
 
 /// The process-wide Prometheus recorder, installed once (handlers may be built many
@@ -70,13 +64,16 @@ impl AppState {
     pub async fn build(config: ServerConfig) -> Result<Self, BoxError> {
         let metrics = metrics_handle();
         let db = assemble::database::open(&config).await?;
-        let stores = assemble::database::Stores::new(&db);
+        let redis = assemble::rate_limits::redis(&config)?;
+        // Before the stores: their revocations are also published on the Redis bus.
+        let feeds = RevocationFeeds::start(&config, &db, redis.as_ref());
+        let stores = assemble::database::Stores::with_publisher(&db, feeds.publisher.as_ref());
         let default_tenant = assemble::tenant::default_tenant(&*stores.tenants).await?;
         if config.embedded_database {
             seed::dev_users(&*stores.users, default_tenant).await?;
         }
-        let revocation = assemble::revocation::start(&db, stores.sessions.clone(), &config);
-        let rate_limits = assemble::rate_limits::open(&db, &config)?;
+        let revocation = assemble::revocation::start(&db, stores.sessions.clone(), feeds, &config);
+        let rate_limits = assemble::rate_limits::open(&db, redis);
         let local = assemble::keys::local_jwt(&config)?;
         let cookies = assemble::keys::cookies(&config)?;
         let audit = assemble::audit::AuditTrail::new(&db);
@@ -114,11 +111,9 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             redis: rate_limits.redis,
+            feeds: revocation.feeds,
             audit,
             legacy_sync: legacy.sync,
-            _running: Arc::new(Running {
-                _listener: revocation.listener,
-            }),
         })
     }
 }

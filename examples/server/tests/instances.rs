@@ -271,10 +271,12 @@ fn redis_addr() -> String {
 }
 
 /// A TCP relay in front of Redis that the test can cut and restore, to take "Redis" down
-/// for these instances without touching the machine's server.
+/// for these instances without touching the machine's server, or freeze (connections
+/// stay open, nothing passes: a partition, a hung server).
 struct Relay {
     port: u16,
     task: Option<tokio::task::JoinHandle<()>>,
+    frozen: tokio::sync::watch::Sender<bool>,
 }
 
 impl Relay {
@@ -284,6 +286,7 @@ impl Relay {
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let upstream = redis_addr();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             // Connections live in the set: aborting the relay closes them all.
             let mut connections = tokio::task::JoinSet::new();
@@ -292,9 +295,16 @@ impl Relay {
                     return;
                 };
                 let upstream = upstream.clone();
+                let mut watch = watch.clone();
                 connections.spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            () = async { drop(watch.wait_for(|f| *f).await) } => {
+                                // Frozen: hold both ends open and silent.
+                                std::future::pending::<()>().await;
+                            }
+                        }
                     }
                 });
             }
@@ -302,7 +312,12 @@ impl Relay {
         Self {
             port,
             task: Some(task),
+            frozen,
         }
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
     async fn cut(&mut self) {
@@ -411,8 +426,59 @@ fn redis_cli_del_prefix(prefix: &str) {
     }
 }
 
-/// Logs in on A, has B cache the session, then revokes it on A while `outage` is done to
-/// the listeners; returns how long B took to refuse the session.
+/// Waits until B's `/health` shows the revocation feed `feed` (`postgres`, `redis`) up.
+async fn wait_for_feed(b: &Router, feed: &str) {
+    let started = Instant::now();
+    loop {
+        let (_, health) = call(b, "GET", "/health", None, None).await;
+        if health["checks"]["revocation_feed"]["feeds"][feed]["status"] == "ok" {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "B's {feed} revocation feed is not up: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Logs in on A, has B cache the session, then revokes it on A after `outage`; returns
+/// how long B took to refuse the session (at most 30 s).
+async fn logout_on_a_refused_by_b_despite(
+    a: &Router,
+    b: &Router,
+    outage: impl AsyncFnOnce(),
+) -> Duration {
+    let token = login(a).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK,
+        "from B's cache"
+    );
+    outage().await;
+    let (status, _) = call(a, "POST", "/auth/logout", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoked = Instant::now();
+    loop {
+        let (status, body) = call(b, "GET", "/auth/me", Some(&token), None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["code"], "SESSION_REVOKED");
+            return revoked.elapsed();
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(30),
+            "B still accepts a session revoked 30 s ago"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// As [`logout_on_a_refused_by_b_despite`], once both listeners are up; `outage` gets
+/// their backends.
 async fn revocation_on_a_reaches_b_despite(
     cluster: &Cluster,
     a: &Router,
@@ -437,42 +503,8 @@ async fn revocation_on_a_reaches_b_despite(
     };
     // A listener shows in pg_stat_activity a moment before its LISTEN has run and the
     // feed calls itself up: wait for B to say so.
-    loop {
-        let (status, health) = call(b, "GET", "/health", None, None).await;
-        if status == StatusCode::OK && health["checks"]["revocation_feed"]["status"] == "ok" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "B's revocation feed is not up: {status} {health}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let token = login(a).await["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        call(b, "GET", "/auth/me", Some(&token), None).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        call(b, "GET", "/auth/me", Some(&token), None).await.0,
-        StatusCode::OK,
-        "from B's cache"
-    );
-    outage(&client, &pids).await;
-    let (status, _) = call(a, "POST", "/auth/logout", Some(&token), None).await;
-    assert_eq!(status, StatusCode::OK);
-    let revoked = Instant::now();
-    loop {
-        let (status, _) = call(b, "GET", "/auth/me", Some(&token), None).await;
-        if status == StatusCode::UNAUTHORIZED {
-            return revoked.elapsed();
-        }
-        assert!(
-            revoked.elapsed() < Duration::from_secs(30),
-            "B still accepts a session revoked 30 s ago"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_feed(b, "postgres").await;
+    logout_on_a_refused_by_b_despite(a, b, async || outage(&client, &pids).await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -599,4 +631,152 @@ async fn postgres_entra_sign_out_on_one_instance_is_refused_by_the_other() {
         );
     }
     drop((a, b));
+}
+
+/// Environment of an instance on the Redis at `url`, under a key prefix of this test.
+fn redis_env<'a>(url: &'a str, prefix: &'a str, feed: &'a str) -> [(&'a str, &'a str); 5] {
+    [
+        ("REDIS_URL", url),
+        ("REDIS_KEY_PREFIX", prefix),
+        ("REDIS_TIMEOUT", "500ms"),
+        ("REVOCATION_FEED", feed),
+        ("REVOCATION_MAX_STALENESS", "2s"),
+    ]
+}
+
+fn test_prefix() -> String {
+    format!("erp-test-{}:", uuid::Uuid::new_v4().simple())
+}
+
+/// `REVOCATION_FEED=redis` (a pooler without LISTEN): no listener on PostgreSQL, and
+/// a logout on A is refused by B, which had the session cached, at once through Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_feed_logout_on_one_instance_is_refused_by_the_other_without_listen() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let url = format!("redis://{}", redis_addr());
+    let env = redis_env(&url, &prefix, "redis");
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+    let (_, health) = call(&b, "GET", "/health", None, None).await;
+    let feeds = health["checks"]["revocation_feed"]["feeds"]
+        .as_object()
+        .unwrap();
+    assert_eq!(feeds.len(), 1, "only the Redis feed: {health}");
+    let (client, conn) = tokio_postgres::connect(&cluster.pg.base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    assert!(
+        listener_pids(&client, &cluster.pg.schema).await.is_empty(),
+        "no LISTEN connection"
+    );
+
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || {}).await;
+    eprintln!("logout on A refused by B through Redis after {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    redis_cli_del_prefix(&prefix);
+}
+
+/// The Redis feed's connection cut (Redis gone for both instances) while A revokes: B,
+/// whose cache had the session, refuses it within REVOCATION_MAX_STALENESS by asking the
+/// database; `/health` shows the feed down, and up again once Redis returns, when the
+/// bus carries revocations at once again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_feed_revocation_is_honoured_within_the_bound_when_redis_is_cut_and_recovers() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let mut relay = Relay::start(0).await;
+    let port = relay.port;
+    let url = format!("redis://127.0.0.1:{port}");
+    let env = redis_env(&url, &prefix, "redis");
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || relay.cut().await).await;
+    eprintln!("revocation honoured by B {took:?} after Redis was cut");
+    assert!(
+        took <= Duration::from_secs(2) + Duration::from_millis(500),
+        "{took:?}"
+    );
+    let (status, health) = call(&b, "GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["checks"]["revocation_feed"]["status"], "down");
+    assert_eq!(
+        health["checks"]["revocation_feed"]["feeds"]["redis"]["connected"],
+        false
+    );
+    assert_eq!(health["checks"]["redis"]["status"], "down");
+
+    let _relay = Relay::start(port).await;
+    let back = Instant::now();
+    wait_for_feed(&b, "redis").await;
+    eprintln!("Redis feed up {:?} after Redis returned", back.elapsed());
+    let (_, health) = call(&b, "GET", "/health", None, None).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health["checks"]["redis"]["latency_ms"].as_f64().is_some());
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || {}).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "through the bus again: {took:?}"
+    );
+    redis_cli_del_prefix(&prefix);
+}
+
+/// Both feeds (the default with REDIS_URL): with Redis cut, LISTEN still carries the
+/// revocation at once; `/health` is degraded, naming the Redis feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn both_feeds_carry_revocations_at_once_while_redis_is_cut() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let mut relay = Relay::start(0).await;
+    let url = format!("redis://127.0.0.1:{}", relay.port);
+    let mut env = redis_env(&url, &prefix, "both").to_vec();
+    env.retain(|(k, _)| *k != "REVOCATION_FEED");
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+    wait_for_feed(&b, "postgres").await;
+
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || relay.cut().await).await;
+    eprintln!("logout on A refused by B after {took:?} with Redis cut (LISTEN)");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let (_, health) = call(&b, "GET", "/health", None, None).await;
+    let feed = &health["checks"]["revocation_feed"];
+    assert_eq!(feed["status"], "ok", "LISTEN is fresh: {health}");
+    assert_eq!(feed["feeds"]["postgres"]["status"], "ok", "{health}");
+    assert_eq!(feed["feeds"]["redis"]["status"], "down", "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    redis_cli_del_prefix(&prefix);
+}
+
+/// The Redis feed's connection goes silent (no error, nothing delivered): only the
+/// heartbeat notices; B, whose cache had the session, refuses it within the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_feed_revocation_is_honoured_within_the_bound_when_redis_hangs() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let mut relay = Relay::start(0).await;
+    let url = format!("redis://127.0.0.1:{}", relay.port);
+    let env = redis_env(&url, &prefix, "redis");
+    let a = cluster.instance(&env).await;
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+
+    let took = logout_on_a_refused_by_b_despite(&a, &b, async || relay.freeze()).await;
+    eprintln!("revocation honoured by B {took:?} after Redis hung");
+    assert!(
+        took <= Duration::from_secs(2) + Duration::from_millis(500),
+        "{took:?}"
+    );
+    let (_, health) = call(&b, "GET", "/health", None, None).await;
+    assert_eq!(
+        health["checks"]["revocation_feed"]["feeds"]["redis"]["status"], "down",
+        "{health}"
+    );
+    relay.cut().await;
+    redis_cli_del_prefix(&prefix);
 }

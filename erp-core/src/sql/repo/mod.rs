@@ -16,3 +16,26 @@ pub use session::SqlSessionStore;
 pub use tenant::SqlTenantRepository;
 pub use token::SqlTokenRevocations;
 pub use user::SqlUserRepository;
+
+use std::sync::Arc;
+
+use crate::{Result, RevocationEvent, RevocationPublisher};
+
+use super::{Executor, Scope, Statement};
+
+/// Runs a revocation's statements and its notification (where the backend has one) in
+/// one transaction, then hands the committed event to `publisher`, if any.
+async fn execute_revocation<E: Executor>(
+    exec: &E,
+    publisher: Option<&Arc<dyn RevocationPublisher>>,
+    scope: Scope,
+    mut statements: Vec<Statement>,
+    event: &RevocationEvent,
+) -> Result<Vec<u64>> {
+    statements.extend(exec.notification(&event.to_payload()));
+    let counts = exec.execute_batch(scope, &statements).await?;
+    if let Some(publisher) = publisher {
+        publisher.publish(event).await;
+    }
+    Ok(counts)
+}

@@ -218,7 +218,8 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
             return Ok(RefreshOutcome::Reissued(next));
         }
         // Reuse of a rotated token: someone else holds the family. End it and its session.
-        let statements = self.with_notification(
+        self.execute_revocation(
+            scope,
             vec![
                 Self::revoke_refresh_where(tenant, now)
                     .and_where(Expr::col(RefreshTokens::FamilyId).eq(family))
@@ -230,8 +231,8 @@ impl<E: Executor> RefreshTokenStore for SqlSessionStore<E> {
                     .into(),
             ],
             &RevocationEvent::Session(tenant, session.clone()),
-        );
-        self.exec.execute_batch(scope, &statements).await?;
+        )
+        .await?;
         Ok(RefreshOutcome::Reused {
             session_id: session,
             user_id: user,

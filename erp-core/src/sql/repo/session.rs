@@ -1,13 +1,15 @@
 //! [`SessionStore`] for [`SqlSessionStore`]: sessions and revocation watermarks, and the
 //! revocation statements and notifications the refresh-token store (`refresh.rs`) shares.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement};
 
 use crate::{
-    AuthMethod, Error, NewSession, Result, RevocationEvent, RevocationWatermarks, Session,
-    SessionId, SessionStore, TenantId, UserId,
+    AuthMethod, Error, NewSession, Result, RevocationEvent, RevocationPublisher,
+    RevocationWatermarks, Session, SessionId, SessionStore, TenantId, UserId,
     sql::{
         Database, Executor, Row, Scope, Statement,
         schema::{RefreshTokens, Sessions, TenantRevocations, UserRevocations},
@@ -24,6 +26,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SqlSessionStore<E = Database> {
     pub(super) exec: E,
+    publisher: Option<Arc<dyn RevocationPublisher>>,
 }
 
 const SESSION_COLUMNS: [Sessions; 10] = [
@@ -65,7 +68,16 @@ fn decode(row: &Row) -> Result<Session> {
 impl<E: Executor> SqlSessionStore<E> {
     /// Wraps an executor.
     pub fn new(exec: E) -> Self {
-        Self { exec }
+        Self {
+            exec,
+            publisher: None,
+        }
+    }
+
+    /// Also publishes every committed revocation through `publisher` (the Redis bus).
+    pub fn with_publisher(mut self, publisher: Arc<dyn RevocationPublisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
     }
 
     fn select(tenant: TenantId) -> SelectStatement {
@@ -76,14 +88,21 @@ impl<E: Executor> SqlSessionStore<E> {
             .to_owned()
     }
 
-    /// Appends the notification of `event`, where the backend has one.
-    pub(super) fn with_notification(
+    /// Runs a revocation's statements, then notifies and publishes `event`.
+    pub(super) async fn execute_revocation(
         &self,
-        mut statements: Vec<Statement>,
+        scope: Scope,
+        statements: Vec<Statement>,
         event: &RevocationEvent,
-    ) -> Vec<Statement> {
-        statements.extend(self.exec.notification(&event.to_payload()));
-        statements
+    ) -> Result<Vec<u64>> {
+        super::execute_revocation(
+            &self.exec,
+            self.publisher.as_ref(),
+            scope,
+            statements,
+            event,
+        )
+        .await
     }
 
     pub(super) fn revoke_sessions_where(
@@ -178,22 +197,21 @@ impl<E: Executor> SessionStore for SqlSessionStore<E> {
 
     async fn revoke(&self, tenant: TenantId, id: &SessionId, at: DateTime<Utc>) -> Result<bool> {
         let at = truncate_micros(at);
-        let statements = self.with_notification(
-            vec![
-                Self::revoke_sessions_where(tenant, at)
-                    .and_where(Expr::col(Sessions::Id).eq(id.as_str()))
-                    .to_owned()
-                    .into(),
-                Self::revoke_refresh_where(tenant, at)
-                    .and_where(Expr::col(RefreshTokens::SessionId).eq(id.as_str()))
-                    .to_owned()
-                    .into(),
-            ],
-            &RevocationEvent::Session(tenant, id.clone()),
-        );
         let counts = self
-            .exec
-            .execute_batch(Scope::Tenant(tenant), &statements)
+            .execute_revocation(
+                Scope::Tenant(tenant),
+                vec![
+                    Self::revoke_sessions_where(tenant, at)
+                        .and_where(Expr::col(Sessions::Id).eq(id.as_str()))
+                        .to_owned()
+                        .into(),
+                    Self::revoke_refresh_where(tenant, at)
+                        .and_where(Expr::col(RefreshTokens::SessionId).eq(id.as_str()))
+                        .to_owned()
+                        .into(),
+                ],
+                &RevocationEvent::Session(tenant, id.clone()),
+            )
             .await?;
         Ok(counts.first().copied().unwrap_or(0) > 0)
     }
@@ -220,23 +238,22 @@ impl<E: Executor> SessionStore for SqlSessionStore<E> {
                     .to_owned(),
             )
             .to_owned();
-        let statements = self.with_notification(
-            vec![
-                mark.into(),
-                Self::revoke_sessions_where(tenant, at)
-                    .and_where(Expr::col(Sessions::UserId).eq(user))
-                    .to_owned()
-                    .into(),
-                Self::revoke_refresh_where(tenant, at)
-                    .and_where(Expr::col(RefreshTokens::UserId).eq(user))
-                    .to_owned()
-                    .into(),
-            ],
-            &RevocationEvent::User(tenant, user),
-        );
         let counts = self
-            .exec
-            .execute_batch(Scope::Tenant(tenant), &statements)
+            .execute_revocation(
+                Scope::Tenant(tenant),
+                vec![
+                    mark.into(),
+                    Self::revoke_sessions_where(tenant, at)
+                        .and_where(Expr::col(Sessions::UserId).eq(user))
+                        .to_owned()
+                        .into(),
+                    Self::revoke_refresh_where(tenant, at)
+                        .and_where(Expr::col(RefreshTokens::UserId).eq(user))
+                        .to_owned()
+                        .into(),
+                ],
+                &RevocationEvent::User(tenant, user),
+            )
             .await
             .map_err(|e| match e {
                 Error::NotFound { .. } => Error::NotFound { entity: "user" },
@@ -262,17 +279,16 @@ impl<E: Executor> SessionStore for SqlSessionStore<E> {
                     .to_owned(),
             )
             .to_owned();
-        let statements = self.with_notification(
-            vec![
-                mark.into(),
-                Self::revoke_sessions_where(tenant, at).into(),
-                Self::revoke_refresh_where(tenant, at).into(),
-            ],
-            &RevocationEvent::Tenant(tenant),
-        );
         let counts = self
-            .exec
-            .execute_batch(Scope::Tenant(tenant), &statements)
+            .execute_revocation(
+                Scope::Tenant(tenant),
+                vec![
+                    mark.into(),
+                    Self::revoke_sessions_where(tenant, at).into(),
+                    Self::revoke_refresh_where(tenant, at).into(),
+                ],
+                &RevocationEvent::Tenant(tenant),
+            )
             .await
             .map_err(|e| match e {
                 Error::NotFound { .. } => Error::NotFound { entity: "tenant" },

@@ -1,9 +1,12 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_query::{Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
-    Error, Result, RevocationEvent, TenantId, TokenRevocationStore, UserId, is_token_id,
+    Error, Result, RevocationEvent, RevocationPublisher, TenantId, TokenRevocationStore, UserId,
+    is_token_id,
     sql::{Database, Executor, Scope, schema::RevokedTokens},
     time::truncate_micros,
 };
@@ -13,12 +16,22 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SqlTokenRevocations<E = Database> {
     exec: E,
+    publisher: Option<Arc<dyn RevocationPublisher>>,
 }
 
 impl<E: Executor> SqlTokenRevocations<E> {
     /// Wraps an executor.
     pub fn new(exec: E) -> Self {
-        Self { exec }
+        Self {
+            exec,
+            publisher: None,
+        }
+    }
+
+    /// Also publishes every committed revocation through `publisher` (the Redis bus).
+    pub fn with_publisher(mut self, publisher: Arc<dyn RevocationPublisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
     }
 }
 
@@ -67,13 +80,15 @@ impl<E: Executor> TokenRevocationStore for SqlTokenRevocations<E> {
                     .to_owned(),
             )
             .to_owned();
-        let mut statements = vec![insert.into()];
         let event = RevocationEvent::Token(tenant, token_id.to_owned());
-        statements.extend(self.exec.notification(&event.to_payload()));
-        let counts = self
-            .exec
-            .execute_batch(Scope::Tenant(tenant), &statements)
-            .await?;
+        let counts = super::execute_revocation(
+            &self.exec,
+            self.publisher.as_ref(),
+            Scope::Tenant(tenant),
+            vec![insert.into()],
+            &event,
+        )
+        .await?;
         Ok(counts.first().copied().unwrap_or(0) > 0)
     }
 

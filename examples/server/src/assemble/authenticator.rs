@@ -64,9 +64,7 @@ pub async fn build(config: &ServerConfig, parts: Parts<'_>) -> Result<Authentica
         auth = auth.with_iam(IamVerifier::new(IamConfig::new(url)?)?);
     }
     let authenticator = auth.build()?;
-    if let Some(l) = &parts.revocation.listener {
-        authenticator.follow(l.subscribe());
-    }
+    parts.revocation.feeds.follow(&authenticator);
     Ok(authenticator)
 }
 

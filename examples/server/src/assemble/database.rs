@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use erp_core::sql::{
-    Database, MigrationReport, SqlSessionStore, SqlTenantRepository, SqlUserRepository,
+use erp_core::{
+    RevocationPublisher,
+    sql::{Database, MigrationReport, SqlSessionStore, SqlTenantRepository, SqlUserRepository},
 };
 
 use super::BoxError;
@@ -51,10 +52,20 @@ pub struct Stores {
 impl Stores {
     /// The stores of `db`.
     pub fn new(db: &Database) -> Self {
+        Self::with_publisher(db, None)
+    }
+
+    /// The stores of `db`, the sessions' revocations also put on the Redis bus by
+    /// `publisher` (see [`crate::revocation_feeds`]).
+    pub fn with_publisher(db: &Database, publisher: Option<&Arc<dyn RevocationPublisher>>) -> Self {
+        let mut sessions = SqlSessionStore::new(db.clone());
+        if let Some(publisher) = publisher {
+            sessions = sessions.with_publisher(publisher.clone());
+        }
         Self {
             users: Arc::new(SqlUserRepository::new(db.clone())),
             tenants: Arc::new(SqlTenantRepository::new(db.clone())),
-            sessions: Arc::new(SqlSessionStore::new(db.clone())),
+            sessions: Arc::new(sessions),
         }
     }
 }

@@ -31,13 +31,18 @@ impl std::fmt::Debug for RateLimits {
     }
 }
 
-/// Connects Redis (lazily) or falls back to the database, whose expired rows are then
-/// purged in the background.
-pub fn open(db: &Database, config: &ServerConfig) -> Result<RateLimits, BoxError> {
-    let redis = match &config.redis {
+/// The Redis client when `REDIS_URL` is set: it connects lazily, so a Redis that is
+/// down does not stop the start (what it guards fails closed until it answers).
+pub fn redis(config: &ServerConfig) -> Result<Option<RedisClient>, BoxError> {
+    Ok(match &config.redis {
         Some(r) => Some(RedisClient::new(&r.url, &r.key_prefix, r.timeout)?),
         None => None,
-    };
+    })
+}
+
+/// Counts in Redis when there is a client, else in the database, whose expired rows are
+/// then purged in the background.
+pub fn open(db: &Database, redis: Option<RedisClient>) -> RateLimits {
     let store: Arc<dyn RateLimitStore> = match &redis {
         Some(client) => Arc::new(RedisRateLimitStore::new(client.clone())),
         None => {
@@ -46,5 +51,5 @@ pub fn open(db: &Database, config: &ServerConfig) -> Result<RateLimits, BoxError
             store
         }
     };
-    Ok(RateLimits { redis, store })
+    RateLimits { redis, store }
 }
