@@ -20,6 +20,8 @@ pub mod legacy_db;
 pub mod legacy_sync;
 pub mod logging;
 pub mod observe;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod routes;
 pub mod seed;
 pub mod state;
