@@ -33,7 +33,7 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     client: &reqwest::Client,
     url: &str,
 ) -> Result<T, FetchError> {
-    let response = client.get(url).send().await?;
+    let response = crate::http_client::send(client.get(url)).await?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status().as_u16()));
     }

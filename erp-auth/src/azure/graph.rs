@@ -359,7 +359,7 @@ impl GraphGroups {
             form_encode(&format!("{}/.default", cfg.graph_host_for_scope())),
         );
         let url = format!("{}/{tid}/oauth2/v2.0/token", cfg.authority_host);
-        let response = self
+        let request = self
             .inner
             .client
             .post(&url)
@@ -367,8 +367,8 @@ impl GraphGroups {
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(body)
-            .send()
+            .body(body);
+        let response = crate::http_client::send(request)
             .await
             .map_err(|e| GraphError::Unavailable(format!("token endpoint: {e}")))?;
         if !response.status().is_success() {
@@ -409,12 +409,8 @@ impl GraphGroups {
                 .metrics
                 .graph_requests
                 .fetch_add(1, Ordering::Relaxed);
-            let response = self
-                .inner
-                .client
-                .get(&url)
-                .bearer_auth(&*token)
-                .send()
+            let request = self.inner.client.get(&url).bearer_auth(&*token);
+            let response = crate::http_client::send(request)
                 .await
                 .map_err(|e| GraphError::Unavailable(e.to_string()))?;
             let status = response.status();

@@ -279,7 +279,7 @@ impl IamVerifier {
             service: "iam",
             reason,
         };
-        let response = request.send().await.map_err(|e| {
+        let response = crate::http_client::send(request).await.map_err(|e| {
             down(if e.is_timeout() {
                 "timed out".into()
             } else {

@@ -168,21 +168,19 @@ impl ExternalAuthClient {
         username: &str,
         password: &str,
     ) -> Result<(reqwest::StatusCode, bytes::Bytes), ExternalError> {
-        let response = self
+        let request = self
             .client
             .post(&self.config.url)
-            .json(&serde_json::json!({ "username": username, "password": password }))
-            .send()
-            .await
-            .map_err(|e| {
-                ExternalError::Unavailable(if e.is_timeout() {
-                    "timed out".into()
-                } else if e.is_connect() {
-                    "connection failed (refused or unreachable)".into()
-                } else {
-                    "request failed".into()
-                })
-            })?;
+            .json(&serde_json::json!({ "username": username, "password": password }));
+        let response = crate::http_client::send(request).await.map_err(|e| {
+            ExternalError::Unavailable(if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "connection failed (refused or unreachable)".into()
+            } else {
+                "request failed".into()
+            })
+        })?;
         let status = response.status();
         let body = response
             .bytes()

@@ -314,6 +314,12 @@ impl FakeAzureAd {
         self.state.with_key_issuer.store(enabled, Ordering::SeqCst);
     }
 
+    /// Every request the fake received so far, oldest first, headers included: e.g. the
+    /// trace context an outgoing call carried.
+    pub async fn received_requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
     /// JWKS requests served so far.
     pub fn jwks_requests(&self) -> usize {
         self.state.jwks_requests.load(Ordering::SeqCst)

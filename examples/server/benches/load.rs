@@ -88,7 +88,8 @@ fn spawn_server(rt: tokio::runtime::Runtime, app: Router) -> SocketAddr {
 #[allow(clippy::print_stdout)] // a measurement harness: printing is its output
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    erp_server::logging::init();
+    // Kept to the end: with OTEL_EXPORTER_OTLP_ENDPOINT set, its drop flushes the spans.
+    let _telemetry = erp_server::logging::init().expect("telemetry settings");
     let dir = tempfile::tempdir().unwrap();
     if let Ok(which) = std::env::var("ERP_BENCH_ONESHOT") {
         let n: usize = std::env::var("ERP_BENCH_REQUESTS")

@@ -21,6 +21,8 @@ pub mod legacy_db;
 pub mod legacy_sync;
 pub mod logging;
 pub mod observe;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod revocation_feeds;
 pub mod routes;
 pub mod seed;

@@ -24,16 +24,28 @@ async fn main() -> ExitCode {
         // reports on stderr, one line.
         return erp_server::healthcheck::run(args.timeout()).await;
     }
-    erp_server::logging::init();
+    let telemetry = match erp_server::logging::init() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("erp-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if telemetry.exports_traces() {
+        tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
+    }
     // Start-up futures hold the whole assembled state: box them once, off the stack.
-    match Box::pin(run(cli)).await {
+    let code = match Box::pin(run(cli)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("erp-server: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The exporter's last batch: its flush blocks on the collector, off the runtime.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

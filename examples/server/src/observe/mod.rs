@@ -80,6 +80,8 @@ where
             path = %req.uri().path(),
             request_id = %id.to_str().unwrap_or("-"),
         );
+        #[cfg(feature = "otel")]
+        crate::otel::continue_trace(&span, req.headers());
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
         let in_flight = InFlight::start();
