@@ -445,27 +445,16 @@ impl Authenticator {
 
     /// Applies revocation events from other instances to the session guard and the
     /// token cache until the sender closes (a lagging receiver resets everything).
-    pub fn follow(&self, mut events: tokio::sync::broadcast::Receiver<erp_core::RevocationEvent>) {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        erp_core::RevocationEvent::All
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                if let Some(guard) = &inner.sessions {
-                    guard.invalidate(&event);
-                }
-                if let Some(tokens) = &inner.tokens {
-                    tokens.invalidate(&event);
-                }
-                if let Some(cache) = &inner.cache {
-                    cache.apply(&event);
-                }
+    pub fn follow(&self, events: tokio::sync::broadcast::Receiver<erp_core::RevocationEvent>) {
+        crate::session::spawn_follower(Arc::downgrade(&self.inner), events, |inner, event| {
+            if let Some(guard) = &inner.sessions {
+                guard.invalidate(event);
+            }
+            if let Some(tokens) = &inner.tokens {
+                tokens.invalidate(event);
+            }
+            if let Some(cache) = &inner.cache {
+                cache.apply(event);
             }
         });
     }

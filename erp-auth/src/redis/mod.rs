@@ -17,7 +17,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use erp_core::{Backend, Error};
 
 pub use bus::RedisRevocationBus;
-pub use publisher::RedisRevocationPublisher;
+pub use publisher::{RedisRevocationPublisher, publish_now};
 pub use ratelimit::RedisRateLimitStore;
 
 /// A shared, reconnecting Redis connection with a key prefix.

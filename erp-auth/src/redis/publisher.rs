@@ -47,6 +47,53 @@ impl RevocationPublisher for RedisRevocationPublisher {
     }
 }
 
+/// One `PUBLISH`, bounded by the client's timeout; the error in words without the
+/// server's text.
+async fn publish_once(
+    client: &RedisClient,
+    conn: &mut ::redis::aio::ConnectionManager,
+    channel: &str,
+    payload: &str,
+) -> Result<(), String> {
+    let attempt = tokio::time::timeout(
+        client.timeout(),
+        ::redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async::<i64>(conn),
+    )
+    .await;
+    match attempt {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{:?}", e.kind())),
+        Err(_) => Err(format!("no answer within {:?}", client.timeout())),
+    }
+}
+
+/// Publishes `event` on `client`'s revocation channel now, once, for a short-lived
+/// process such as the CLI, which cannot leave the event to a background task that dies
+/// with it. The caller reports a failure: the revocation has committed, but instances
+/// following only the Redis bus would learn of it from their cache TTL.
+///
+/// # Errors
+///
+/// [`erp_core::Error::Unavailable`] when Redis does not take the message in time.
+pub async fn publish_now(client: &RedisClient, event: &RevocationEvent) -> erp_core::Result<()> {
+    let mut conn = client.connection();
+    publish_once(
+        client,
+        &mut conn,
+        &client.revocation_channel(),
+        &event.to_payload(),
+    )
+    .await
+    .map_err(|reason| erp_core::Error::Unavailable {
+        backend: erp_core::Backend::Redis,
+        reason: format!("redis: revocation not published: {reason}"),
+        source: None,
+    })
+}
+
 /// Publishes queued events in order until every publisher is dropped.
 async fn deliver(
     client: RedisClient,
@@ -59,21 +106,12 @@ async fn deliver(
         let payload = event.to_payload();
         let mut backoff = Duration::from_millis(50);
         loop {
-            let attempt = tokio::time::timeout(
-                client.timeout(),
-                ::redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(&payload)
-                    .query_async::<i64>(&mut conn),
-            )
-            .await;
-            let error = match attempt {
-                Ok(Ok(_)) => {
+            let error = match publish_once(&client, &mut conn, &channel, &payload).await {
+                Ok(()) => {
                     metrics::counter!(REVOCATION_PUBLISH, "result" => "ok").increment(1);
                     break;
                 }
-                Ok(Err(e)) => format!("{:?}", e.kind()),
-                Err(_) => format!("no answer within {:?}", client.timeout()),
+                Err(e) => e,
             };
             if queued.elapsed() >= give_up_after {
                 metrics::counter!(REVOCATION_PUBLISH, "result" => "dropped").increment(1);

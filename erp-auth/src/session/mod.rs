@@ -10,6 +10,7 @@ mod token_guard;
 
 pub(crate) use cookie::is_unsafe;
 pub use cookie::{CookieConfig, IssuedCookies, SessionCookies};
+pub(crate) use revocation::spawn_follower;
 pub use revocation::{SessionGuard, SessionGuardStats, spawn_purger};
 pub use revocation_config::SessionGuardConfig;
 pub use token_guard::{TokenRevocationGuard, spawn_token_purger};

@@ -159,19 +159,10 @@ impl SessionGuard {
 
     /// Applies revocation events from other instances until the sender closes. A lagging
     /// receiver (events lost) drops the whole cache.
-    pub fn follow(&self, mut events: broadcast::Receiver<RevocationEvent>) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(_)) => RevocationEvent::All,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                inner.cache.apply(&event);
-                inner.stats.invalidations.fetch_add(1, Ordering::Relaxed);
-            }
+    pub fn follow(&self, events: broadcast::Receiver<RevocationEvent>) {
+        spawn_follower(Arc::downgrade(&self.inner), events, |inner, event| {
+            inner.cache.apply(event);
+            inner.stats.invalidations.fetch_add(1, Ordering::Relaxed);
         });
     }
 
@@ -424,4 +415,27 @@ pub fn spawn_purger(
         let store = store.clone();
         async move { store.purge_expired(now).await }
     })
+}
+
+/// The one loop behind every `follow`: runs `apply` on each event until the sender closes
+/// or `target` is dropped; a receiver that fell behind (events lost) gets
+/// [`RevocationEvent::All`], so whatever it feeds drops everything it cached.
+pub(crate) fn spawn_follower<T: Send + Sync + 'static>(
+    target: Weak<T>,
+    mut events: broadcast::Receiver<RevocationEvent>,
+    apply: impl Fn(&T, &RevocationEvent) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(_)) => RevocationEvent::All,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(target) = target.upgrade() else {
+                return;
+            };
+            apply(&target, &event);
+        }
+    });
 }

@@ -407,15 +407,21 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
             let tenant = tenant_id(&db, &tenant).await?;
             let store = SqlSessionStore::new(db.clone());
             let now = chrono::Utc::now();
-            let n = match user {
+            let (n, event) = match user {
                 Some(username) => {
                     let user = SqlUserRepository::new(db)
                         .by_username(tenant, &username)
                         .await?
                         .ok_or_else(|| format!("no user {username:?}"))?;
-                    store.revoke_user(tenant, user.id, now).await?
+                    (
+                        store.revoke_user(tenant, user.id, now).await?,
+                        erp_core::RevocationEvent::User(tenant, user.id),
+                    )
                 }
-                None if all_users => store.revoke_tenant(tenant, now).await?,
+                None if all_users => (
+                    store.revoke_tenant(tenant, now).await?,
+                    erp_core::RevocationEvent::Tenant(tenant),
+                ),
                 None => {
                     return Err(
                         "give --user USERNAME, or --all-users to lock the whole tenant out".into(),
@@ -423,6 +429,18 @@ pub async fn run(command: Command, config: ServerConfig) -> Result<(), BoxError>
                 }
             };
             out(format!("revoked {n} sessions"));
+            // NOTIFY went out with the revoking transaction; the Redis bus needs a publish
+            // of its own, done here and now since this process is about to exit.
+            if config.revocation_feed.redis()
+                && let Some(redis) = crate::assemble::rate_limits::redis(&config)?
+            {
+                erp_auth::redis::publish_now(&redis, &event).await.map_err(|e| {
+                    format!(
+                        "{e}: the sessions are revoked in the database, but instances following \
+                         only the Redis bus honour it after their cache TTL; run the command again"
+                    )
+                })?;
+            }
         }
         Command::Sessions(SessionsCommand::Purge) => {
             let db = crate::assemble::database::open(&config).await?;

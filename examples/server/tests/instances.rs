@@ -780,3 +780,50 @@ async fn redis_feed_revocation_is_honoured_within_the_bound_when_redis_hangs() {
     relay.cut().await;
     redis_cli_del_prefix(&prefix);
 }
+
+/// `erp-server sessions revoke` with `REVOCATION_FEED=redis`: the CLI, a process about to
+/// exit, publishes on the bus itself, so B (following only Redis, the session cached)
+/// refuses at once instead of at its cache TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_feed_carries_a_revocation_made_by_the_cli() {
+    let cluster = Cluster::new().await;
+    let prefix = test_prefix();
+    let url = format!("redis://{}", redis_addr());
+    let env = redis_env(&url, &prefix, "redis");
+    let b = cluster.instance(&env).await;
+    wait_for_feed(&b, "redis").await;
+    let token = login(&b).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&b, "GET", "/auth/me", Some(&token), None).await.0,
+        StatusCode::OK,
+        "cached by B"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_erp-server"))
+        .args([
+            "sessions", "revoke", "--tenant", "default", "--user", "admin",
+        ])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .env("DATABASE_URL", &cluster.pg.url)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked = Instant::now();
+    while call(&b, "GET", "/auth/me", Some(&token), None).await.0 != StatusCode::UNAUTHORIZED {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "B still accepts a session the CLI revoked: the bus did not carry it"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis_cli_del_prefix(&prefix);
+}
