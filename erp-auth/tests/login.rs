@@ -12,7 +12,7 @@ use common::{SECRET, local_config};
 use erp_auth::{
     AuthError, Authenticator,
     local::{LocalJwtVerifier, LocalTokenIssuer},
-    login::{ExternalAuthClient, ExternalAuthConfig, LoginRequest, LoginService},
+    login::{ExternalAuthClient, ExternalAuthConfig, LoginRequest, LoginResult, LoginService},
     password::PasswordHasher,
     resolve::UserResolver,
     session::SessionGuard,
@@ -252,6 +252,31 @@ async fn unknown_known_and_hashless_usernames_cost_one_argon2_run_each() {
     }
 }
 
+/// Replaying `replayed`'s refresh token is theft: refused, the session (and with it
+/// `live`'s access token) revoked on this instance at once, and audited.
+async fn replay_revokes_the_session(env: &Env, replayed: &LoginResult, live: &LoginResult) {
+    let err = env
+        .login
+        .refresh(replayed.refresh_token.expose(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "SESSION_REVOKED");
+    assert_eq!(
+        env.auth
+            .authenticate(&live.access_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "SESSION_REVOKED"
+    );
+    assert!(
+        env.audit
+            .events()
+            .iter()
+            .any(|e| e.kind == AuthEventKind::RefreshReuse)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_replayed_within_the_reuse_interval_keeps_the_session() {
     let env = env().await; // the default interval, 10 s
@@ -284,26 +309,7 @@ async fn refresh_replayed_within_the_reuse_interval_keeps_the_session() {
         .refresh(second.refresh_token.expose(), None)
         .await
         .unwrap();
-    let err = env
-        .login
-        .refresh(first.refresh_token.expose(), None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "SESSION_REVOKED");
-    assert_eq!(
-        env.auth
-            .authenticate(&tab.access_token)
-            .await
-            .unwrap_err()
-            .code(),
-        "SESSION_REVOKED"
-    );
-    assert!(
-        env.audit
-            .events()
-            .iter()
-            .any(|e| e.kind == AuthEventKind::RefreshReuse)
-    );
+    replay_revokes_the_session(&env, &first, &tab).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -322,26 +328,7 @@ async fn refresh_rotates_reuse_revokes_and_logout_ends_the_session() {
     env.auth.authenticate(&second.access_token).await.unwrap();
 
     // Replaying the first refresh token: the session dies, on this instance at once.
-    let err = env
-        .login
-        .refresh(first.refresh_token.expose(), None)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "SESSION_REVOKED");
-    assert_eq!(
-        env.auth
-            .authenticate(&second.access_token)
-            .await
-            .unwrap_err()
-            .code(),
-        "SESSION_REVOKED"
-    );
-    assert!(
-        env.audit
-            .events()
-            .iter()
-            .any(|e| e.kind == AuthEventKind::RefreshReuse)
-    );
+    replay_revokes_the_session(&env, &first, &second).await;
     assert!(env.login.refresh("garbage", None).await.is_err());
 
     let third = env.login.login(req("alice", "pw")).await.unwrap();

@@ -1,9 +1,64 @@
-//! The health of a revocation feed (PostgreSQL `LISTEN` connection, Redis subscription).
+//! A revocation feed (PostgreSQL `LISTEN` connection, Redis subscription): the task that
+//! reads it and fans its events out, and its health.
 
 use std::{
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
+
+use tokio::{sync::broadcast, task::JoinHandle};
+
+use crate::RevocationEvent;
+
+/// What every revocation feed is from the outside: a background task that reads its
+/// source and sends what it reads on a broadcast channel, and the [`FeedStatus`] it
+/// keeps. Dropping it stops the task.
+#[derive(Debug)]
+pub struct FeedTask {
+    sender: broadcast::Sender<RevocationEvent>,
+    status: Arc<FeedStatus>,
+    task: JoinHandle<()>,
+}
+
+impl FeedTask {
+    /// Spawns `run` with the channel to send on and the status to keep. Needs a tokio
+    /// runtime.
+    pub fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(broadcast::Sender<RevocationEvent>, Arc<FeedStatus>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (sender, _) = broadcast::channel(1024);
+        let status = Arc::new(FeedStatus::new());
+        let task = tokio::spawn(run(sender.clone(), Arc::clone(&status)));
+        Self {
+            sender,
+            status,
+            task,
+        }
+    }
+
+    /// The feed's health: connected, and when it last proved alive.
+    pub fn status(&self) -> Arc<FeedStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// A new receiver of events. A receiver that falls behind gets
+    /// `RecvError::Lagged`, which must be read as `All`.
+    pub fn subscribe(&self) -> broadcast::Receiver<RevocationEvent> {
+        self.sender.subscribe()
+    }
+}
+
+impl Drop for FeedTask {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// When a revocation feed last proved alive: a notification, or a heartbeat answered
 /// on the feed's own connection (which the server sends after any notification queued

@@ -45,7 +45,7 @@ pub mod testing;
 pub mod time;
 
 pub use error::{Backend, BoxError, Error, Result};
-pub use feed::FeedStatus;
+pub use feed::{FeedStatus, FeedTask};
 pub use id::{TenantId, UserId};
 pub use model::{
     AuthEvent, AuthEventKind, AuthMethod, DirectoryUser, IssuedRefreshToken, NewSession, NewTenant,

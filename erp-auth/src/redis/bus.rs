@@ -1,9 +1,9 @@
 use std::{sync::Arc, time::Duration};
 
 use ::redis::aio::PubSub;
-use erp_core::{FeedStatus, RevocationEvent};
+use erp_core::{FeedStatus, FeedTask, RevocationEvent};
 use futures_util::StreamExt;
-use tokio::{sync::broadcast, task::JoinHandle};
+use tokio::sync::broadcast;
 
 use super::RedisClient;
 
@@ -25,45 +25,29 @@ use super::RedisClient;
 /// [`FeedStatus`] tells readers how fresh the feed is.
 #[derive(Debug)]
 pub struct RedisRevocationBus {
-    sender: broadcast::Sender<RevocationEvent>,
-    status: Arc<FeedStatus>,
-    task: JoinHandle<()>,
+    feed: FeedTask,
 }
 
 impl RedisRevocationBus {
     /// Follows `client`'s revocation channel (`<prefix>revocations`) with a beat every
     /// `heartbeat` (at least 50 ms). Needs a tokio runtime.
     pub fn start(client: &RedisClient, heartbeat: Duration) -> Self {
-        let (sender, _) = broadcast::channel(1024);
-        let status = Arc::new(FeedStatus::new());
-        let task = tokio::spawn(run(
-            client.clone(),
-            sender.clone(),
-            Arc::clone(&status),
-            heartbeat.max(Duration::from_millis(50)),
-        ));
+        let client = client.clone();
+        let heartbeat = heartbeat.max(Duration::from_millis(50));
         Self {
-            sender,
-            status,
-            task,
+            feed: FeedTask::spawn(|sender, status| run(client, sender, status, heartbeat)),
         }
     }
 
     /// The feed's health: subscribed, and when it last proved alive.
     pub fn status(&self) -> Arc<FeedStatus> {
-        Arc::clone(&self.status)
+        self.feed.status()
     }
 
     /// A new receiver of events. A receiver that falls behind gets
     /// `RecvError::Lagged`, which must be read as `All`.
     pub fn subscribe(&self) -> broadcast::Receiver<RevocationEvent> {
-        self.sender.subscribe()
-    }
-}
-
-impl Drop for RedisRevocationBus {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.feed.subscribe()
     }
 }
 

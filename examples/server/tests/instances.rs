@@ -197,15 +197,13 @@ async fn postgres_refresh_race_across_instances_keeps_the_user_signed_in() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
-    let cluster = Cluster::new().await;
-    let a = cluster.instance(&[]).await;
-    let b = cluster.instance(&[]).await;
+/// Spends the default login budget (10 attempts per username per 5 minutes) with wrong
+/// passwords spread over `a` and `b`; then both refuse the next attempt with 429
+/// `RATE_LIMITED` and a `Retry-After`.
+async fn spend_login_budget_across(a: &Router, b: &Router) {
     let wrong = json!({"username": "admin", "password": "not-the-password"});
-    // The default budget, 10 attempts per username per 5 minutes, spread over both.
     for i in 0..10 {
-        let app = if i % 2 == 0 { &a } else { &b };
+        let app = if i % 2 == 0 { a } else { b };
         let (status, body) = call(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
         assert_eq!(
             status,
@@ -214,7 +212,7 @@ async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
             i + 1
         );
     }
-    for app in [&a, &b] {
+    for app in [a, b] {
         let (status, body, headers) =
             call_full(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -222,6 +220,14 @@ async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
         let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=600).contains(&retry), "Retry-After {retry}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_login_budget_holds_across_instances_and_fails_closed() {
+    let cluster = Cluster::new().await;
+    let a = cluster.instance(&[]).await;
+    let b = cluster.instance(&[]).await;
+    spend_login_budget_across(&a, &b).await;
     // Even the right password waits: the budget is spent.
     let (status, _) = call(
         &b,
@@ -341,24 +347,7 @@ async fn redis_login_budget_holds_across_instances_fails_closed_and_recovers() {
     ];
     let a = cluster.instance(&env).await;
     let b = cluster.instance(&env).await;
-    let wrong = json!({"username": "admin", "password": "not-the-password"});
-    for i in 0..10 {
-        let app = if i % 2 == 0 { &a } else { &b };
-        let (status, body) = call(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
-        assert_eq!(
-            status,
-            StatusCode::UNAUTHORIZED,
-            "attempt {}: {body}",
-            i + 1
-        );
-    }
-    for app in [&a, &b] {
-        let (status, body, headers) =
-            call_full(app, "POST", "/auth/login", None, Some(wrong.clone())).await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=600).contains(&retry), "Retry-After {retry}");
-    }
+    spend_login_budget_across(&a, &b).await;
     // The counters are in Redis, under this test's prefix, and not in the database.
     let (client, conn) = tokio_postgres::connect(&cluster.pg.base, tokio_postgres::NoTls)
         .await

@@ -1,10 +1,10 @@
 use std::{sync::Arc, time::Duration};
 
-use tokio::{sync::broadcast, task::JoinHandle};
+use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::PgConfig;
-use crate::{FeedStatus, RevocationEvent};
+use crate::{FeedStatus, FeedTask, RevocationEvent};
 
 /// Receives revocations published by any instance on the same database.
 ///
@@ -20,9 +20,7 @@ use crate::{FeedStatus, RevocationEvent};
 /// [`FeedStatus`] tells readers how fresh the feed is.
 #[derive(Debug)]
 pub struct RevocationListener {
-    sender: broadcast::Sender<RevocationEvent>,
-    status: Arc<FeedStatus>,
-    task: JoinHandle<()>,
+    feed: FeedTask,
 }
 
 impl RevocationListener {
@@ -34,8 +32,6 @@ impl RevocationListener {
 
     /// As [`start`](Self::start), with a heartbeat every `heartbeat` (at least 50 ms).
     pub fn start_with_heartbeat(config: &PgConfig, heartbeat: Duration) -> Self {
-        let (sender, _) = broadcast::channel(1024);
-        let status = Arc::new(FeedStatus::new());
         let mut pg = config.pg.clone();
         // Its own name, so operators (and tests) can tell it from pooled connections; the
         // configured name follows, to tell one deployment's (or test's) listener apart.
@@ -44,40 +40,27 @@ impl RevocationListener {
             Some(n) => format!("erp-toolkit-listener {n}"),
         };
         pg.application_name(&name);
-        let task = tokio::spawn(run(
-            pg,
-            config.revocation_channel(),
-            sender.clone(),
-            Arc::clone(&status),
-            heartbeat.max(Duration::from_millis(50)),
-        ));
+        let channel = config.revocation_channel();
+        let heartbeat = heartbeat.max(Duration::from_millis(50));
         Self {
-            sender,
-            status,
-            task,
+            feed: FeedTask::spawn(|sender, status| run(pg, channel, sender, status, heartbeat)),
         }
     }
 
     /// The feed's health: connected, and when it last proved alive.
     pub fn status(&self) -> Arc<FeedStatus> {
-        Arc::clone(&self.status)
+        self.feed.status()
     }
 
     /// A new receiver of events. A receiver that falls behind gets
     /// `RecvError::Lagged`, which must be read as `All`.
     pub fn subscribe(&self) -> broadcast::Receiver<RevocationEvent> {
-        self.sender.subscribe()
+        self.feed.subscribe()
     }
 
     /// True while the listening connection is up.
     pub fn is_connected(&self) -> bool {
-        self.status.is_connected()
-    }
-}
-
-impl Drop for RevocationListener {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.feed.status().is_connected()
     }
 }
 

@@ -106,6 +106,45 @@ impl<E: Executor> SqlUserRepository<E> {
             .ok_or(Error::NotFound { entity: "user" })
     }
 
+    /// Sets the directory identity `column` (Azure object id, external user id) of a user
+    /// that has none or already this one; a user linked to another value is a conflict
+    /// naming `what`, and the column's unique index refuses a value linked to another user.
+    async fn link_identity(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        column: Users,
+        value: String,
+        what: &str,
+    ) -> Result<User> {
+        let stmt = Query::update()
+            .table(Users::Table)
+            .value(column, value.clone())
+            .value(Users::UpdatedAt, now())
+            .and_where(Expr::col(Users::TenantId).eq(tenant))
+            .and_where(Expr::col(Users::Id).eq(id))
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col(column).is_null())
+                    .add(Expr::col(column).eq(value)),
+            )
+            .to_owned();
+        let changed = self
+            .exec
+            .execute(Scope::Tenant(tenant), &stmt.into())
+            .await
+            .map_err(user_write_error("user"))?;
+        let user = self.require(tenant, id).await?;
+        if changed == 0 {
+            return Err(Error::Conflict {
+                entity: "user",
+                detail: format!("the user is linked to another {what}"),
+                source: None,
+            });
+        }
+        Ok(user)
+    }
+
     /// Statements that write a complete new user row and its roles.
     fn insert_statements(user: &User) -> Result<Vec<Statement>> {
         let mut statements: Vec<Statement> = vec![
@@ -313,32 +352,8 @@ impl<E: Executor> UserRepository for SqlUserRepository<E> {
 
     async fn link_azure_oid(&self, tenant: TenantId, id: UserId, azure_oid: &str) -> Result<User> {
         let oid = validate_text("azure_oid", azure_oid, 128)?;
-        let stmt = Query::update()
-            .table(Users::Table)
-            .value(Users::AzureOid, oid.clone())
-            .value(Users::UpdatedAt, now())
-            .and_where(Expr::col(Users::TenantId).eq(tenant))
-            .and_where(Expr::col(Users::Id).eq(id))
-            .cond_where(
-                Cond::any()
-                    .add(Expr::col(Users::AzureOid).is_null())
-                    .add(Expr::col(Users::AzureOid).eq(oid)),
-            )
-            .to_owned();
-        let changed = self
-            .exec
-            .execute(Scope::Tenant(tenant), &stmt.into())
+        self.link_identity(tenant, id, Users::AzureOid, oid, "Azure object id")
             .await
-            .map_err(user_write_error("user"))?;
-        let user = self.require(tenant, id).await?;
-        if changed == 0 {
-            return Err(Error::Conflict {
-                entity: "user",
-                detail: "the user is linked to another Azure object id".into(),
-                source: None,
-            });
-        }
-        Ok(user)
     }
 
     async fn link_external_id(
@@ -348,34 +363,8 @@ impl<E: Executor> UserRepository for SqlUserRepository<E> {
         external_id: &str,
     ) -> Result<User> {
         let ext = validate_text("external_user_id", external_id, 128)?;
-        // The unique index on (tenant_id, external_user_id) refuses an id linked to
-        // another user; the condition refuses relinking a user linked elsewhere.
-        let stmt = Query::update()
-            .table(Users::Table)
-            .value(Users::ExternalUserId, ext.clone())
-            .value(Users::UpdatedAt, now())
-            .and_where(Expr::col(Users::TenantId).eq(tenant))
-            .and_where(Expr::col(Users::Id).eq(id))
-            .cond_where(
-                Cond::any()
-                    .add(Expr::col(Users::ExternalUserId).is_null())
-                    .add(Expr::col(Users::ExternalUserId).eq(ext)),
-            )
-            .to_owned();
-        let changed = self
-            .exec
-            .execute(Scope::Tenant(tenant), &stmt.into())
+        self.link_identity(tenant, id, Users::ExternalUserId, ext, "external user id")
             .await
-            .map_err(user_write_error("user"))?;
-        let user = self.require(tenant, id).await?;
-        if changed == 0 {
-            return Err(Error::Conflict {
-                entity: "user",
-                detail: "the user is linked to another external user id".into(),
-                source: None,
-            });
-        }
-        Ok(user)
     }
 
     async fn upsert_directory_user(&self, tenant: TenantId, user: DirectoryUser) -> Result<User> {
