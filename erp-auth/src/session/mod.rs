@@ -3,6 +3,7 @@
 //! CSRF protection for browser apps.
 
 mod cookie;
+mod lookup_map;
 mod revocation;
 mod revocation_cache;
 mod revocation_config;

@@ -1,14 +1,13 @@
-use std::{
-    collections::HashMap,
-    sync::{
-        RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    RwLock,
+    atomic::{AtomicU64, Ordering},
 };
 
 use chrono::{DateTime, Utc};
 use erp_core::{RevocationEvent, Session, SessionId, TenantId, UserId};
 use tokio::time::Instant;
+
+use super::lookup_map::LookupMap;
 
 /// What the request path needs to know about a session.
 #[derive(Debug, Clone)]
@@ -41,9 +40,9 @@ pub(crate) struct MarkEntry {
 
 #[derive(Default)]
 struct Maps {
-    sessions: HashMap<(TenantId, SessionId), SessionEntry>,
-    users: HashMap<(TenantId, UserId), MarkEntry>,
-    tenants: HashMap<TenantId, MarkEntry>,
+    sessions: LookupMap<(TenantId, SessionId), SessionEntry>,
+    users: LookupMap<(TenantId, UserId), MarkEntry>,
+    tenants: LookupMap<TenantId, MarkEntry>,
 }
 
 /// Sessions and watermarks by key, with a generation counter that every invalidation

@@ -1,5 +1,4 @@
 use std::{
-    collections::HashMap,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -11,6 +10,8 @@ use chrono::{DateTime, Utc};
 use erp_core::{RevocationEvent, TenantId, TokenRevocationStore, UserId, is_token_id};
 use tokio::time::Instant;
 
+use super::lookup_map::LookupMap;
+
 use crate::AuthError;
 
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +21,7 @@ struct Entry {
 }
 
 /// By tenant, then token id: a lookup borrows the token's `&str`, no allocation.
-type Entries = HashMap<TenantId, HashMap<String, Entry>>;
+type Entries = LookupMap<TenantId, LookupMap<String, Entry>>;
 
 struct Inner {
     store: Arc<dyn TokenRevocationStore>,
@@ -64,7 +65,7 @@ impl TokenRevocationGuard {
         Self {
             inner: Arc::new(Inner {
                 store,
-                entries: RwLock::new(HashMap::new()),
+                entries: RwLock::new(LookupMap::default()),
                 generation: AtomicU64::new(0),
                 entry_ttl,
                 max_entries: max.max(1),
@@ -90,7 +91,7 @@ impl TokenRevocationGuard {
     }
 
     fn len(&self) -> usize {
-        self.read().values().map(HashMap::len).sum()
+        self.read().values().map(LookupMap::len).sum()
     }
 
     fn insert(&self, seen: Option<u64>, tenant: TenantId, id: &str, revoked: bool) {
@@ -98,7 +99,7 @@ impl TokenRevocationGuard {
         if seen.is_some_and(|g| g != self.inner.generation.load(Ordering::Acquire)) {
             return;
         }
-        if entries.values().map(HashMap::len).sum::<usize>() >= self.inner.max_entries {
+        if entries.values().map(LookupMap::len).sum::<usize>() >= self.inner.max_entries {
             // Rare, and safe: revoked ids reload from the store.
             entries.clear();
         }

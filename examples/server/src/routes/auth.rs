@@ -229,57 +229,20 @@ pub async fn refresh(
 
 /// `GET /auth/me`.
 pub async fn me(req: axum::extract::Request) -> Response {
-    // Serialised straight from the principal the auth layer put on the request, borrowed
-    // rather than cloned out by the `Authenticated` extractor, and without a `json!` map
-    // in between: together a dozen allocations on the hottest authenticated route.
+    // Borrowed from the principal the auth layer put on the request rather than cloned
+    // out by the `Authenticated` extractor, and written by `me_body` rather than through
+    // serde: together most of this route's cost above the auth layer (docs/performance.md).
     let Some(p) = req.extensions().get::<erp_core::Principal>() else {
         return erp_auth::MissingPrincipal.into_response();
     };
-    #[derive(serde::Serialize)]
-    struct Me<'a> {
-        id: &'a UserId,
-        kind: &'a erp_core::PrincipalKind,
-        username: &'a str,
-        display_name: &'a Option<String>,
-        email: &'a Option<String>,
-        roles: &'a [erp_core::Role],
-        tenant: &'a TenantId,
-        auth_method: &'a erp_core::AuthMethod,
-        session_id: &'a Option<SessionId>,
-    }
-    json_response(&Me {
-        id: &p.user_id,
-        kind: &p.kind,
-        username: &p.username,
-        display_name: &p.display_name,
-        email: &p.email,
-        roles: &p.roles,
-        tenant: &p.tenant_id,
-        auth_method: &p.auth_method,
-        session_id: &p.session_id,
-    })
-}
-
-/// A JSON answer serialised into a `Vec` and handed to the body without a copy. axum's
-/// `Json` writes through `BufMut::writer` into a `BytesMut`, one bounds-checked chunk per
-/// token; on `/auth/me` that was half of the handler (docs/performance.md).
-fn json_response<T: serde::Serialize>(value: &T) -> Response {
-    let mut body = Vec::with_capacity(256);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            axum::body::Bytes::from(body),
-        )
-            .into_response(),
-        // Our own types always serialise; should one ever not, that is a bug (500).
-        Err(e) => {
-            tracing::error!(error = %e, "response body did not serialise");
-            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Bytes::from(super::me_body::write(p)),
+    )
+        .into_response()
 }
 
 /// `POST /auth/logout`: revokes the session (or, for an Entra ID token, that token until

@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod legacy;
+mod me_body;
 pub mod openapi;
