@@ -36,15 +36,21 @@ impl ConfigBody {
 
 impl IntoResponse for ConfigBody {
     fn into_response(self) -> Response {
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            self.0,
-        )
-            .into_response()
+        json_bytes(self.0)
     }
+}
+
+/// An already serialised JSON body as a response (what axum's `Json` would answer,
+/// without serialising again).
+fn json_bytes(body: impl Into<axum::body::Bytes>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
 }
 
 fn config_document(cfg: &crate::config::ServerConfig) -> Value {
@@ -235,14 +241,7 @@ pub async fn me(req: axum::extract::Request) -> Response {
     let Some(p) = req.extensions().get::<erp_core::Principal>() else {
         return erp_auth::MissingPrincipal.into_response();
     };
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        axum::body::Bytes::from(super::me_body::write(p)),
-    )
-        .into_response()
+    json_bytes(super::me_body::write(p))
 }
 
 /// `POST /auth/logout`: revokes the session (or, for an Entra ID token, that token until
