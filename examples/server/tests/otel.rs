@@ -23,6 +23,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
+/// One traced server at a time in this binary. Each test installs its subscriber with
+/// `set_default` (thread-local), but `tracing`'s callsite interest and max-level hint
+/// are process-wide: while the other test was starting or dropping its subscriber, a
+/// full-workspace run once lost the JWKS client span of this one.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// An OTLP/HTTP collector that accepts every export.
 struct Receiver {
     server: MockServer,
@@ -96,10 +102,14 @@ struct Traced {
     export: TraceExport,
     _subscriber: tracing::subscriber::DefaultGuard,
     _dir: tempfile::TempDir,
+    /// Last: fields drop in order, so the next test starts after this one's subscriber
+    /// and exporter are gone.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Traced {
     async fn start() -> Self {
+        let serial = ONE_AT_A_TIME.lock().await;
         let tenant = uuid::Uuid::new_v4().to_string();
         let fake = FakeAzureAd::start(&tenant, "api-client").await;
         let dir = tempfile::tempdir().unwrap();
@@ -133,6 +143,7 @@ impl Traced {
             export,
             _subscriber: subscriber,
             _dir: dir,
+            _serial: serial,
         }
     }
 
