@@ -9,7 +9,7 @@ use crate::{
     AuthError, DEFAULT_MAX_TOKEN_BYTES,
     layer::{
         AuthorizeRule, Require, RequireLayer, Verdict,
-        credential::{bearer_header, bearer_token},
+        credential::{bearer_header, bearer_token, token_text},
     },
 };
 
@@ -57,7 +57,7 @@ impl AuthorizeRule for PermissionRule {
             Ok(h) => h,
             Err(e) => return Verdict::Deny(e),
         };
-        let token = match bearer_token(&header) {
+        let token = match bearer_token(&header).and_then(token_text) {
             Ok(t) => t.to_owned(),
             Err(e) => return Verdict::Deny(e),
         };

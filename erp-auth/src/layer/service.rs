@@ -6,7 +6,7 @@ use tower::Service;
 
 use super::{
     AuthBody, ResponseFuture,
-    credential::{bearer_header, bearer_token},
+    credential::{bearer_header, bearer_token, token_text},
     problem_response,
 };
 use crate::{AuthError, Authenticator, session::is_unsafe};
@@ -94,7 +94,7 @@ where
             let outcome = match credential {
                 Credential::Bearer(value) => match bearer_token(&value) {
                     Ok(token) => authenticator
-                        .authenticate_with_claims(token)
+                        .authenticate_bearer(token, token_text)
                         .await
                         .map(|(p, c)| (p, Some(c))),
                     Err(e) => Err(e),

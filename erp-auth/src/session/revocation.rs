@@ -177,25 +177,83 @@ impl SessionGuard {
 
     /// Refuses the principal if its session, user or tenant was revoked.
     pub async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        // Nearly every request is answered from the cache. Answered without an await,
+        // the check adds nothing to its caller's future (the store loads are boxed) and
+        // reads the clock once.
+        if let Some(verdict) = self.check_cached(principal) {
+            return verdict;
+        }
+        Box::pin(self.check_loading(principal)).await
+    }
+
+    /// The verdict from fresh cache entries alone; `None` when one is missing or stale.
+    fn check_cached(&self, principal: &Principal) -> Option<Result<(), AuthError>> {
         let tenant = principal.tenant_id;
-        let user = principal.user_id;
-        let now = Utc::now();
-        let user_mark = self.user_mark(tenant, user).await?;
+        let now = Instant::now();
+        let cache = &self.inner.cache;
+        let user_mark = cache
+            .user_mark(tenant, principal.user_id)
+            .filter(|e| self.fresh_at(e.loaded_at, now))?;
+        let tenant_mark = cache
+            .tenant_mark(tenant)
+            .filter(|e| self.fresh_at(e.loaded_at, now))?;
+        let session = match &principal.session_id {
+            Some(id) => {
+                let entry = cache
+                    .session(tenant, id)
+                    .filter(|e| self.fresh_at(e.loaded_at, now))?;
+                self.inner.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Some(entry)
+            }
+            None => None,
+        };
+        Some(self.verdict(
+            principal,
+            user_mark.not_before,
+            tenant_mark.not_before,
+            session.as_ref(),
+        ))
+    }
+
+    /// The verdict after loading what the cache lacks (or holds stale) from the store.
+    async fn check_loading(&self, principal: &Principal) -> Result<(), AuthError> {
+        let tenant = principal.tenant_id;
+        let user_mark = self.user_mark(tenant, principal.user_id).await?;
         let tenant_mark = self.tenant_mark(tenant).await?;
+        let session = match &principal.session_id {
+            Some(id) => self.session_entry(tenant, id).await?,
+            None => None,
+        };
+        self.verdict(principal, user_mark, tenant_mark, session.as_ref())
+    }
+
+    /// `session` is the principal's session entry (`None`: unknown to the store), read
+    /// only when the principal has a session.
+    fn verdict(
+        &self,
+        principal: &Principal,
+        user_mark: Option<DateTime<Utc>>,
+        tenant_mark: Option<DateTime<Utc>>,
+        session: Option<&SessionEntry>,
+    ) -> Result<(), AuthError> {
         let revoked = match &principal.session_id {
             Some(id) => {
-                let session = self.session_entry(tenant, id).await?;
-                match session {
+                let now = Utc::now();
+                let revoked = match session {
                     None => true,
                     Some(s) => {
                         let created = s.created_at;
                         s.revoked
                             || s.expires_at <= now
-                            || s.user_id != user
+                            || s.user_id != principal.user_id
                             || user_mark.is_some_and(|m| created < m)
                             || tenant_mark.is_some_and(|m| created < m)
                     }
+                };
+                if !revoked {
+                    self.touch_throttled(principal.tenant_id, id, now);
                 }
+                revoked
             }
             // No local session (Entra ID tokens): the token's `iat` against the marks.
             None => match principal.issued_at {
@@ -211,14 +269,16 @@ impl SessionGuard {
             self.inner.stats.revoked.fetch_add(1, Ordering::Relaxed);
             return Err(AuthError::SessionRevoked);
         }
-        if let Some(id) = &principal.session_id {
-            self.touch_throttled(tenant, id, now);
-        }
         Ok(())
     }
 
     fn fresh(&self, loaded_at: Instant) -> bool {
-        loaded_at.elapsed() <= self.inner.config.entry_ttl() && self.feed_covers(loaded_at)
+        self.fresh_at(loaded_at, Instant::now())
+    }
+
+    fn fresh_at(&self, loaded_at: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(loaded_at) <= self.inner.config.entry_ttl()
+            && self.feed_covers(loaded_at)
     }
 
     fn within_grace(&self, loaded_at: Instant) -> bool {

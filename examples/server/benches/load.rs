@@ -27,6 +27,12 @@ use erp_auth::{
 use erp_server::{AppState, config::ServerConfig, router};
 use tower::ServiceExt;
 
+/// The binary's allocator (see the `mimalloc` feature), for the baseline too: both sides
+/// of the ratio allocate alike.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const CLIENT_ID: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
 

@@ -14,12 +14,7 @@ use erp_core::Principal;
 /// The JSON object of `GET /auth/me` (DESIGN.md): `id`, `kind`, `username`,
 /// `display_name`, `email`, `roles`, `tenant`, `auth_method`, `session_id`.
 pub(crate) fn write(p: &Principal) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        200 + p.username.len()
-            + p.display_name.as_ref().map_or(0, String::len)
-            + p.email.as_ref().map_or(0, String::len)
-            + p.roles.iter().map(|r| r.as_str().len() + 3).sum::<usize>(),
-    );
+    let mut out = Vec::with_capacity(plain_len(p));
     out.extend_from_slice(b"{\"id\":");
     uuid(&mut out, p.user_id.as_uuid());
     out.extend_from_slice(b",\"kind\":");
@@ -47,6 +42,28 @@ pub(crate) fn write(p: &Principal) -> Vec<u8> {
     out
 }
 
+/// The body's exact length when no string needs escaping (else a little short, and the
+/// buffer grows). Exact, the buffer becomes the response's `Bytes` without a second
+/// allocation, and is never reallocated on the way.
+fn plain_len(p: &Principal) -> usize {
+    const KEYS: usize = r#"{"id":,"kind":,"username":,"display_name":,"email":,"roles":[],"tenant":,"auth_method":,"session_id":}"#.len();
+    const UUID: usize = 36 + 2;
+    let quoted = |s: &str| s.len() + 2;
+    let optional = |s: Option<&str>| s.map_or(4, quoted);
+    KEYS + 2 * UUID
+        + quoted(p.kind.as_str())
+        + quoted(&p.username)
+        + optional(p.display_name.as_deref())
+        + optional(p.email.as_deref())
+        + p.roles
+            .iter()
+            .map(|r| quoted(r.as_str()) + 1)
+            .sum::<usize>()
+        - usize::from(!p.roles.is_empty())
+        + quoted(p.auth_method.as_str())
+        + optional(p.session_id.as_ref().map(|s| s.as_str()))
+}
+
 fn uuid(out: &mut Vec<u8>, id: uuid::Uuid) {
     let mut buf = uuid::Uuid::encode_buffer();
     out.push(b'"');
@@ -63,8 +80,12 @@ fn optional(out: &mut Vec<u8>, value: Option<&str>) {
 
 fn string(out: &mut Vec<u8>, s: &str) {
     // serde_json escapes exactly these bytes (`"`, `\`, and U+0000..U+001F) and writes
-    // everything else, non-ASCII included, as it is.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // everything else, non-ASCII included, as it is. The check folds rather than
+    // stopping at the first such byte so that it compiles to a vector loop.
+    let plain = !s.bytes().fold(false, |escape, b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -130,7 +151,12 @@ mod tests {
             theirs["auth_method"],
             theirs["session_id"],
         );
-        assert_eq!(String::from_utf8(write(p)).unwrap(), expected);
+        let body = write(p);
+        // Sized exactly unless a string needed escaping.
+        if !expected.contains('\\') {
+            assert_eq!(body.len(), body.capacity(), "{expected}");
+        }
+        assert_eq!(String::from_utf8(body).unwrap(), expected);
     }
 
     #[test]
