@@ -85,7 +85,9 @@ where
         let authenticator = self.authenticator.clone();
         let credential = credential(&authenticator, &req);
         ResponseFuture::new(async move {
-            let started = std::time::Instant::now();
+            // tokio's clock (the std one unless a test pauses time): the same reading
+            // serves the cache's freshness checks.
+            let started = tokio::time::Instant::now();
             let kind = match &credential {
                 Credential::Bearer(_) => "bearer",
                 Credential::Cookie { .. } => "cookie",
@@ -94,7 +96,7 @@ where
             let outcome = match credential {
                 Credential::Bearer(value) => match bearer_token(&value) {
                     Ok(token) => authenticator
-                        .authenticate_bearer(token, token_text)
+                        .authenticate_bearer(token, token_text, started)
                         .await
                         .map(|(p, c)| (p, Some(c))),
                     Err(e) => Err(e),

@@ -177,19 +177,26 @@ impl SessionGuard {
 
     /// Refuses the principal if its session, user or tenant was revoked.
     pub async fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.check_at(principal, Instant::now()).await
+    }
+
+    /// [`SessionGuard::check`] with the caller's clock reading (one per request).
+    pub(crate) async fn check_at(
+        &self,
+        principal: &Principal,
+        now: Instant,
+    ) -> Result<(), AuthError> {
         // Nearly every request is answered from the cache. Answered without an await,
-        // the check adds nothing to its caller's future (the store loads are boxed) and
-        // reads the clock once.
-        if let Some(verdict) = self.check_cached(principal) {
+        // the check adds nothing to its caller's future (the store loads are boxed).
+        if let Some(verdict) = self.check_cached(principal, now) {
             return verdict;
         }
         Box::pin(self.check_loading(principal)).await
     }
 
     /// The verdict from fresh cache entries alone; `None` when one is missing or stale.
-    fn check_cached(&self, principal: &Principal) -> Option<Result<(), AuthError>> {
+    fn check_cached(&self, principal: &Principal, now: Instant) -> Option<Result<(), AuthError>> {
         let tenant = principal.tenant_id;
-        let now = Instant::now();
         let cache = &self.inner.cache;
         let user_mark = cache
             .user_mark(tenant, principal.user_id)

@@ -115,6 +115,16 @@ impl TokenRevocationGuard {
     /// Refuses `token_id` if it was revoked. Ids no store could hold (not
     /// [`is_token_id`]) cannot have been revoked and pass.
     pub async fn check(&self, tenant: TenantId, token_id: &str) -> Result<(), AuthError> {
+        self.check_at(tenant, token_id, Instant::now()).await
+    }
+
+    /// [`TokenRevocationGuard::check`] with the caller's clock reading (one per request).
+    pub(crate) async fn check_at(
+        &self,
+        tenant: TenantId,
+        token_id: &str,
+        now: Instant,
+    ) -> Result<(), AuthError> {
         if !is_token_id(token_id) {
             return Ok(());
         }
@@ -124,7 +134,12 @@ impl TokenRevocationGuard {
             .and_then(|m| m.get(token_id))
             .copied();
         let revoked = match cached {
-            Some(e) if e.revoked || e.loaded_at.elapsed() <= self.inner.entry_ttl => e.revoked,
+            Some(e)
+                if e.revoked
+                    || now.saturating_duration_since(e.loaded_at) <= self.inner.entry_ttl =>
+            {
+                e.revoked
+            }
             _ => {
                 let seen = self.inner.generation.load(Ordering::Acquire);
                 let revoked = self

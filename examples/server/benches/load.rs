@@ -83,12 +83,24 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Serves `app` on 127.0.0.1 from a new thread with its own one-worker runtime.
-fn spawn_server(rt: tokio::runtime::Runtime, app: Router) -> SocketAddr {
+fn spawn_server(rt: tokio::runtime::Runtime, app: Router, as_binary: bool) -> SocketAddr {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"));
     let listener = listener.unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || rt.block_on(async { axum::serve(listener, app).await.unwrap() }));
+    std::thread::spawn(move || rt.block_on(serve(listener, app, as_binary)));
     addr
+}
+
+/// Serves `app`: the bare route as a bare axum app is served, the reference server as the
+/// `erp-server` binary serves it, with the peer address in every request (`ConnectInfo`,
+/// read by the login rate limits).
+async fn serve(listener: tokio::net::TcpListener, app: Router, as_binary: bool) {
+    if as_binary {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
+    } else {
+        axum::serve(listener, app).await.unwrap();
+    }
 }
 
 #[allow(clippy::print_stdout)] // a measurement harness: printing is its output
@@ -119,15 +131,15 @@ fn main() {
             .unwrap();
         println!("listening on http://{}", listener.local_addr().unwrap());
         println!("token {token}");
-        rt.block_on(async { axum::serve(listener, app).await.unwrap() });
+        rt.block_on(serve(listener, app, which != "bare"));
         return;
     }
 
     let server_rt = runtime();
     let (app, rs256, hs256, fake) = server_rt.block_on(server(dir.path()));
     // The fake Entra ID runs on the server runtime: it answers the first JWKS fetch.
-    let addr = spawn_server(server_rt, app);
-    let bare_addr = spawn_server(runtime(), bare());
+    let addr = spawn_server(server_rt, app, true);
+    let bare_addr = spawn_server(runtime(), bare(), false);
     runtime().block_on(async {
         let load = Load::default();
         let base = run(bare_addr, "/bare", None, &load).await;
