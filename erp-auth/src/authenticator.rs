@@ -260,12 +260,13 @@ impl Authenticator {
         &self,
         token: &str,
     ) -> Result<(Principal, TokenClaims), AuthError> {
-        self.authenticate_presented(token.as_bytes(), text_of_str, Instant::now())
+        self.authenticate_bearer(token.as_bytes(), text_of_str, Instant::now())
             .await
     }
 
-    /// The layer's bearer path: `token` is the header's bytes after the scheme, and
-    /// `text` checks its characters only when the cache does not hold it. A cached token
+    /// The bearer path (the layer's, and [`Authenticator::authenticate_with_claims`]'s):
+    /// `token` is the header's bytes after the scheme, and `text` checks its characters
+    /// only when the cache does not hold it. A cached token
     /// passed that check before it was verified, so bytes equal to one need no second
     /// look (on an Entra ID token the check was about a thousand instructions).
     ///
@@ -273,15 +274,6 @@ impl Authenticator {
     /// path: reading the clock once per request instead of five times was worth a few
     /// percent of the server's throughput.
     pub(crate) async fn authenticate_bearer(
-        &self,
-        token: &[u8],
-        text: for<'t> fn(&'t [u8]) -> Result<&'t str, AuthError>,
-        now: Instant,
-    ) -> Result<(Principal, TokenClaims), AuthError> {
-        self.authenticate_presented(token, text, now).await
-    }
-
-    async fn authenticate_presented(
         &self,
         token: &[u8],
         text: for<'t> fn(&'t [u8]) -> Result<&'t str, AuthError>,

@@ -138,11 +138,12 @@ impl SessionGuard {
     }
 
     /// Whether a cached answer of this age may be trusted as far as the feeds go.
-    fn feed_covers(&self, loaded_at: Instant) -> bool {
+    fn feed_covers(&self, loaded_at: Instant, now: Instant) -> bool {
         match self.inner.config.revocation_feeds() {
             None => true,
             Some((feeds, bound)) => {
-                feeds.iter().any(|f| f.is_fresh(bound)) || loaded_at.elapsed() <= bound
+                feeds.iter().any(|f| f.is_fresh(bound))
+                    || now.saturating_duration_since(loaded_at) <= bound
             }
         }
     }
@@ -285,16 +286,15 @@ impl SessionGuard {
 
     fn fresh_at(&self, loaded_at: Instant, now: Instant) -> bool {
         now.saturating_duration_since(loaded_at) <= self.inner.config.entry_ttl()
-            && self.feed_covers(loaded_at)
+            && self.feed_covers(loaded_at, now)
     }
 
     fn within_grace(&self, loaded_at: Instant) -> bool {
-        self.feed_covers(loaded_at)
-            && self
-                .inner
-                .config
-                .grace_period()
-                .is_some_and(|g| loaded_at.elapsed() <= self.inner.config.entry_ttl() + g)
+        let now = Instant::now();
+        self.feed_covers(loaded_at, now)
+            && self.inner.config.grace_period().is_some_and(|g| {
+                now.saturating_duration_since(loaded_at) <= self.inner.config.entry_ttl() + g
+            })
     }
 
     async fn session_entry(

@@ -55,11 +55,8 @@ fn plain_len(p: &Principal) -> usize {
         + quoted(&p.username)
         + optional(p.display_name.as_deref())
         + optional(p.email.as_deref())
-        + p.roles
-            .iter()
-            .map(|r| quoted(r.as_str()) + 1)
-            .sum::<usize>()
-        - usize::from(!p.roles.is_empty())
+        + p.roles.iter().map(|r| quoted(r.as_str())).sum::<usize>()
+        + p.roles.len().saturating_sub(1) // the commas
         + quoted(p.auth_method.as_str())
         + optional(p.session_id.as_ref().map(|s| s.as_str()))
 }
