@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderValue, header},
     response::IntoResponse,
-    routing::get,
 };
 
-use crate::AppState;
+use crate::{
+    AppState,
+    routes::table::{Access::Public, RouteTable},
+};
 
 /// A year: the vendored files are only replaced by a new binary, and their names are not
 /// fingerprinted, so a new MSAL build needs the version in the URL (see below).
@@ -21,22 +22,28 @@ const LONG_CACHE: &str = "public, max-age=31536000, immutable";
 pub const MSAL_VERSION: &str = include_str!("../static/vendor/msal-browser.VERSION");
 
 /// The page's routes (not API: they are not in [`crate::ROUTES`] or the OpenAPI document).
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes(table: RouteTable) -> RouteTable {
     let version = MSAL_VERSION.trim();
-    Router::new()
-        .route("/", get(index))
-        .route("/app.js", get(app_js))
-        .route("/app.css", get(app_css))
-        .route("/auth/redirect.html", get(redirect_page))
-        .route("/redirect.js", get(redirect_js))
-        .route(&format!("/vendor/{version}/msal-browser.min.js"), get(msal))
-        .route(
-            &format!("/vendor/{version}/msal-redirect-bridge.min.js"),
-            get(msal_bridge),
+    table
+        .get("/", Public, index)
+        .get("/app.js", Public, app_js)
+        .get("/app.css", Public, app_css)
+        .get("/auth/redirect.html", Public, redirect_page)
+        .get("/redirect.js", Public, redirect_js)
+        .get(
+            &format!("/vendor/{version}/msal-browser.min.js"),
+            Public,
+            msal,
         )
-        .route(
+        .get(
+            &format!("/vendor/{version}/msal-redirect-bridge.min.js"),
+            Public,
+            msal_bridge,
+        )
+        .get(
             &format!("/vendor/{version}/msal-browser.LICENSE"),
-            get(msal_license),
+            Public,
+            msal_license,
         )
 }
 

@@ -37,9 +37,8 @@ use axum::{
     extract::State,
     http::{HeaderValue, header},
     response::IntoResponse,
-    routing::{delete, get, post},
 };
-use erp_auth::{AuthLayer, require_role};
+use erp_auth::require_role;
 pub use state::AppState;
 
 use routes::{auth, legacy};
@@ -86,59 +85,66 @@ async fn openapi() -> axum::Json<serde_json::Value> {
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
+    use routes::table::{Access::*, RouteTable};
     let state = Arc::new(state);
-    let admin = Router::new()
-        .route("/admin/users/{id}/sessions/revoke", post(auth::revoke_user))
-        .route(
-            "/admin/tenants/{id}/sessions/revoke",
-            post(auth::revoke_tenant),
-        )
-        .route("/api/v1/mssql/sync", post(legacy::sync))
-        .route_layer(require_role("admin"));
+    let admin = Roles(require_role("admin"));
     // The people in charge of clearance and shipments write the legacy records; so may
     // an administrator (or a service given one of these roles through AZURE_ROLE_MAP).
-    let legacy_writers = Router::new()
-        .route(
-            "/api/v1/mssql/clearance/{id}",
-            axum::routing::patch(legacy::patch_clearance),
-        )
-        .route("/api/v1/mssql/shipments", post(legacy::book_shipment))
-        .route_layer(erp_auth::require_any_role(["admin", "pic"]));
-    let protected = Router::new()
-        .route("/auth/me", get(auth::me))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/sessions", get(auth::sessions))
-        .route("/auth/sessions/{jti}", delete(auth::delete_session))
-        .route("/api/v1/mssql/clients", get(legacy::clients))
-        .route("/api/v1/mssql/clients/{code}", get(legacy::client))
-        .route("/api/v1/mssql/clearance/{id}", get(legacy::clearance))
-        .route("/api/v1/mssql/shipments", get(legacy::shipments))
-        .merge(admin)
-        .merge(legacy_writers)
-        .route_layer(AuthLayer::new(state.authenticator.clone()));
+    let legacy_writers = Roles(erp_auth::require_any_role(["admin", "pic"]));
     let auth_config = auth::ConfigBody::new(&state.config);
-    let router = Router::new()
-        .route("/health", get(health::health))
-        .route(
-            "/auth/config",
-            get(move || std::future::ready(auth_config.clone())),
+    let table = RouteTable::new(&state)
+        .get("/health", Public, health::health)
+        .get("/auth/config", Public, move || {
+            std::future::ready(auth_config.clone())
+        })
+        .post("/auth/login", Public, auth::login)
+        .post("/auth/refresh", Public, auth::refresh)
+        .get("/metrics", Public, metrics)
+        .get("/openapi.json", Public, openapi)
+        .get("/auth/me", Authenticated, auth::me)
+        .post("/auth/logout", Authenticated, auth::logout)
+        .get("/auth/sessions", Authenticated, auth::sessions)
+        .delete("/auth/sessions/{jti}", Authenticated, auth::delete_session)
+        .get("/api/v1/mssql/clients", Authenticated, legacy::clients)
+        .get(
+            "/api/v1/mssql/clients/{code}",
+            Authenticated,
+            legacy::client,
         )
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .merge(protected)
-        .merge(assets::routes())
-        .with_state(Arc::clone(&state));
-    with_middleware(router, &state.config.allowed_origins)
+        .get(
+            "/api/v1/mssql/clearance/{id}",
+            Authenticated,
+            legacy::clearance,
+        )
+        .get("/api/v1/mssql/shipments", Authenticated, legacy::shipments)
+        .post(
+            "/admin/users/{id}/sessions/revoke",
+            admin.clone(),
+            auth::revoke_user,
+        )
+        .post(
+            "/admin/tenants/{id}/sessions/revoke",
+            admin.clone(),
+            auth::revoke_tenant,
+        )
+        .post("/api/v1/mssql/sync", admin, legacy::sync)
+        .patch(
+            "/api/v1/mssql/clearance/{id}",
+            legacy_writers.clone(),
+            legacy::patch_clearance,
+        )
+        .post(
+            "/api/v1/mssql/shipments",
+            legacy_writers,
+            legacy::book_shipment,
+        );
+    let router = assets::routes(table).into_router();
+    with_cors(router, &state.config.allowed_origins)
 }
 
-/// Request ids, trace spans and HTTP metrics (one layer, see [`observe`]), and CORS for
-/// the configured origins (none: no CORS headers at all).
-fn with_middleware(router: Router, origins: &[String]) -> Router {
+/// CORS for the configured origins (none: no CORS headers at all, and no layer).
+fn with_cors(mut router: Router, origins: &[String]) -> Router {
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    // `Router::layer` wraps each route after routing: the layer sees the route template.
-    let mut router = router.layer(observe::ObserveLayer);
     let allowed: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())

@@ -162,3 +162,29 @@ async fn requests_are_counted_under_their_route_template() {
     let scrapes = [("route", "/metrics"), ("status", "200")];
     assert!(count(&after, &scrapes) >= 1.0, "{after}");
 }
+
+/// A method the route does not serve is answered 405 with `Allow`, and observed like the
+/// route: a request id, counted under the route's template.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_methods_are_refused_and_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let labels = [("method", "PUT"), ("route", "/auth/me"), ("status", "405")];
+    let count = |text: &str| sample(text, "http_requests_total", &labels).unwrap_or(0.0);
+    let (_, _, before) = get(&app, "/metrics").await;
+    let res = app
+        .clone()
+        .oneshot(
+            Request::put("/auth/me")
+                .header("x-request-id", "client-chosen-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET,HEAD");
+    assert_eq!(res.headers()["x-request-id"], "client-chosen-1");
+    let (_, _, after) = get(&app, "/metrics").await;
+    assert_eq!(count(&after) - count(&before), 1.0, "{after}");
+}

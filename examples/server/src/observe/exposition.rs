@@ -1,5 +1,6 @@
-//! `GET /metrics`: the one process-wide recorder (the `metrics` facade, rendered by
-//! `metrics-exporter-prometheus`) plus the process metrics, every family with its HELP
+//! `GET /metrics`: the one process-wide recorder (the `metrics` facade: counters and
+//! gauges rendered by `metrics-exporter-prometheus`, histograms by
+//! [`histogram`](super::histogram)) plus the process metrics, every family with its HELP
 //! and TYPE from the first scrape on.
 //!
 //! The exporter writes a family only once it has a sample; a dashboard or an alert rule
@@ -9,9 +10,10 @@
 
 use std::{fmt::Write, sync::OnceLock};
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use super::{http_metrics, process};
+use super::{histogram::Histograms, http_metrics, process};
 
 /// `(name, type, help)` of the HTTP metrics.
 pub const HTTP_FAMILIES: &[(&str, &str, &str)] = &[
@@ -37,22 +39,54 @@ fn families() -> impl Iterator<Item = &'static (&'static str, &'static str, &'st
     HTTP_FAMILIES.iter().chain(erp_auth::metrics::FAMILIES)
 }
 
-/// Installs the process-wide Prometheus recorder once (handlers may be built many times,
-/// e.g. in tests) and returns its handle. Every `*_seconds` metric is a histogram with
-/// [`http_metrics::DURATION_BUCKETS`]: unlike the exporter's default summaries, buckets
-/// add up across instances.
+/// The process-wide recorder: counters and gauges go to the Prometheus exporter, every
+/// histogram to a [`FixedHistogram`](super::histogram::FixedHistogram) with
+/// [`http_metrics::DURATION_BUCKETS`] (buckets, unlike the exporter's default summaries,
+/// add up across instances).
+#[derive(Debug)]
+struct Recorder {
+    prometheus: PrometheusRecorder,
+    histograms: &'static Histograms,
+}
+
+impl metrics::Recorder for Recorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.prometheus.describe_counter(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.prometheus.describe_gauge(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
+        self.histograms.describe(key.as_str(), &description);
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        self.prometheus.register_counter(key, metadata)
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        self.prometheus.register_gauge(key, metadata)
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.histograms.series(key))
+    }
+}
+
+/// Installs the process-wide recorder once (handlers may be built many times, e.g. in
+/// tests) and returns the exporter's handle.
 pub fn recorder() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Suffix("_seconds".into()),
-                    http_metrics::DURATION_BUCKETS,
-                )
-                .expect("the bucket list is not empty");
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
+            let prometheus = PrometheusBuilder::new().build_recorder();
+            let handle = prometheus.handle();
+            let recorder = Recorder {
+                prometheus,
+                histograms: Histograms::global(),
+            };
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
@@ -74,6 +108,7 @@ pub fn recorder() -> PrometheusHandle {
 /// The Prometheus text of every metric of the process.
 pub fn render(handle: &PrometheusHandle) -> String {
     let mut out = handle.render();
+    Histograms::global().render(&mut out);
     let mut missing = String::new();
     for &(name, kind, help) in families() {
         if !out.contains(&format!("# TYPE {name} ")) {

@@ -1,9 +1,11 @@
-//! What every request goes through before routing's handlers: a request id, a trace span,
-//! HTTP metrics. One tower [`Layer`] doing the three, instead of one layer (and one boxed
-//! or nested future) each, because this runs on every request and its cost is most of the
-//! distance between a bare axum route and ours (docs/performance.md).
+//! What every request goes through around its handler: a request id, a trace span, HTTP
+//! metrics. One service doing the three, instead of one layer (and one boxed or nested
+//! future) each, because this runs on every request; it is the outermost part of each
+//! endpoint's stack, built by the route table (`routes::table`), not a router layer
+//! (docs/performance.md).
 
 pub mod exposition;
+pub mod histogram;
 pub mod http_metrics;
 pub mod process;
 pub mod request_id;
@@ -11,29 +13,16 @@ pub mod request_id;
 use std::{
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
     time::Instant,
 };
 
-use axum::extract::MatchedPath;
 use http::{Method, Request, Response};
-use tower::{Layer, Service};
+use tower::Service;
 use tracing::Span;
 
 use http_metrics::HttpMetrics;
-
-/// Adds [`Observe`] to a service. Apply it with `Router::layer`, so that it runs after
-/// routing and sees the [`MatchedPath`] (the route template labelling the metrics).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObserveLayer;
-
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner }
-    }
-}
 
 /// Per request: keeps the client's `x-request-id` or assigns one, returns it on the
 /// response, runs the inner service in a `debug` span `request` (target
@@ -48,6 +37,16 @@ impl<S> Layer<S> for ObserveLayer {
 #[derive(Debug, Clone)]
 pub struct Observe<S> {
     inner: S,
+    route: Option<Arc<str>>,
+}
+
+impl<S> Observe<S> {
+    /// Observes `inner`, the service of the route template `route` (`None`: the answer
+    /// to requests no route matched). One per endpoint, built by the route table
+    /// ([`crate::routes::table`]), which knows the template without asking the request.
+    pub fn new(route: Option<Arc<str>>, inner: S) -> Self {
+        Self { inner, route }
+    }
 }
 
 impl<S, B, R> Service<Request<B>> for Observe<S>
@@ -81,7 +80,7 @@ where
         );
         #[cfg(feature = "otel")]
         crate::otel::continue_trace(&span, req.headers());
-        let route = req.extensions().get::<MatchedPath>().cloned();
+        let route = self.route.clone();
         let method = req.method().clone();
         let in_flight = InFlight::start();
         let inner = {
@@ -122,7 +121,7 @@ struct Pending {
     span: Span,
     start: Instant,
     id: http::HeaderValue,
-    route: Option<MatchedPath>,
+    route: Option<Arc<str>>,
     method: Method,
     _in_flight: InFlight,
 }
@@ -164,18 +163,13 @@ where
             // with a closed connection, which is what a 500 means to the client.
             Err(_) => 500,
         };
-        HttpMetrics::global().record(
-            &done.method,
-            done.route.as_ref().map(MatchedPath::as_str),
-            status,
-            took,
-        );
+        HttpMetrics::global().record(&done.method, done.route.as_deref(), status, took);
         if status >= 500 {
             let _entered = done.span.enter();
             tracing::error!(
                 status,
                 method = %done.method,
-                route = done.route.as_ref().map_or("-", MatchedPath::as_str),
+                route = done.route.as_deref().unwrap_or("-"),
                 request_id = done.id.to_str().unwrap_or("-"),
                 latency_ms = took.as_secs_f64() * 1e3,
                 "response failed"

@@ -4,3 +4,4 @@ pub mod auth;
 pub mod legacy;
 mod me_body;
 pub mod openapi;
+pub mod table;
