@@ -293,8 +293,13 @@ impl Authenticator {
             return Box::pin(self.authenticate_iam(iam, text(token)?)).await;
         }
         if let Some(cache) = &inner.cache {
-            if let Some(hit) = self.cached(cache, token, now).await {
-                return hit;
+            match self.lookup(cache, token, now) {
+                Lookup::Done(outcome) => return outcome,
+                Lookup::Wait(verified) => {
+                    // Boxed for the size of the hit path's future (see above).
+                    return Box::pin(self.cached_waiting(cache, token, &verified, now)).await;
+                }
+                Lookup::Miss => {}
             }
             cache.stats.misses.fetch_add(1, Ordering::Relaxed);
             crate::metrics::token_cache(crate::metrics::CacheEvent::Miss, 1);
@@ -408,46 +413,96 @@ impl Authenticator {
         }
     }
 
-    /// The cached answer for `token`: `None` on a miss (verify it), `Some(result)` when
-    /// the cache decides. The signature is not checked again; everything else is.
-    async fn cached(
+    /// The bearer path when the verified-token cache can answer without waiting (the
+    /// layer's fast path): `None` when the token must be verified or the answer needs the
+    /// store, which [`Authenticator::authenticate_bearer`] then does.
+    pub(crate) fn authenticate_cached(
         &self,
-        cache: &crate::token_cache::TokenCache,
         token: &[u8],
         now: Instant,
     ) -> Option<Result<(Principal, TokenClaims), AuthError>> {
-        let verified = cache.get(token, now)?;
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes || inner.iam.is_some() {
+            return None;
+        }
+        match self.lookup(inner.cache.as_ref()?, token, now) {
+            Lookup::Done(outcome) => Some(outcome),
+            Lookup::Wait(_) | Lookup::Miss => None,
+        }
+    }
+
+    /// A cached token, checked with what memory holds: its key still published, its
+    /// times, its principal fresh, the session guard's and the token guard's verdicts
+    /// from their caches. Any of these needing the store makes it [`Lookup::Wait`], and
+    /// [`Authenticator::cached_waiting`] runs the same checks awaiting the store.
+    fn lookup(&self, cache: &crate::token_cache::TokenCache, token: &[u8], now: Instant) -> Lookup {
+        let Some(verified) = cache.get(token, now) else {
+            return Lookup::Miss;
+        };
         if !verified.key.alive() {
             // Its key left the JWKS: verify afresh (and fail, unless it came back).
             cache.remove(token);
-            return None;
+            return Lookup::Miss;
         }
         if let Err(e) = verified.check_times(unix_seconds()) {
             if matches!(e, AuthError::Expired) {
                 cache.remove(token);
             }
-            return Some(Err(e));
+            return Lookup::Done(Err(e));
         }
-        let principal = if cache.principal_fresh(&verified, now) {
-            verified.principal.clone()
-        } else {
-            // Boxed for the size of the hit path's future (see above).
-            match Box::pin(self.refresh(cache, token, &verified)).await {
-                Ok(p) => p,
-                Err(e) => return Some(Err(e)),
+        if !cache.principal_fresh(&verified, now) {
+            return Lookup::Wait(verified);
+        }
+        let principal = &verified.principal;
+        if let Some(guard) = &self.inner.sessions {
+            match guard.check_cached(principal, now) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Lookup::Done(Err(e)),
+                None => return Lookup::Wait(verified),
             }
-        };
-        if let Err(e) = self.check_revocation(&principal, now).await {
-            return Some(Err(e));
         }
         if !verified.local
-            && let Err(e) = self.check_token(&principal, &verified.claims, now).await
+            && let (Some(tokens), Some(id)) = (&self.inner.tokens, Self::token_id(&verified.claims))
         {
-            return Some(Err(e));
+            match tokens.check_cached(principal.tenant_id, id, now) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Lookup::Done(Err(e)),
+                None => return Lookup::Wait(verified),
+            }
         }
+        Lookup::Done(Ok(Self::hit(cache, &verified, verified.principal.clone())))
+    }
+
+    /// [`Authenticator::lookup`]'s checks for a token it found, awaiting what memory did not
+    /// hold: a principal due for a refresh, revocation state to load.
+    async fn cached_waiting(
+        &self,
+        cache: &crate::token_cache::TokenCache,
+        token: &[u8],
+        verified: &Verified,
+        now: Instant,
+    ) -> Result<(Principal, TokenClaims), AuthError> {
+        let principal = if cache.principal_fresh(verified, now) {
+            verified.principal.clone()
+        } else {
+            self.refresh(cache, token, verified).await?
+        };
+        self.check_revocation(&principal, now).await?;
+        if !verified.local {
+            self.check_token(&principal, &verified.claims, now).await?;
+        }
+        Ok(Self::hit(cache, verified, principal))
+    }
+
+    /// Counts a cache hit answered with `principal`.
+    fn hit(
+        cache: &crate::token_cache::TokenCache,
+        verified: &Verified,
+        principal: Principal,
+    ) -> (Principal, TokenClaims) {
         cache.stats.hits.fetch_add(1, Ordering::Relaxed);
         crate::metrics::token_cache(crate::metrics::CacheEvent::Hit, 1);
-        Some(Ok((principal, TokenClaims(Arc::clone(&verified.claims)))))
+        (principal, TokenClaims(Arc::clone(&verified.claims)))
     }
 
     /// Resolves the user of a cached token again (its principal is older than the
@@ -575,6 +630,16 @@ impl Authenticator {
             None => Ok(()),
         }
     }
+}
+
+/// What the verified-token cache says about a token, without waiting.
+enum Lookup {
+    /// Answered from memory.
+    Done(Result<(Principal, TokenClaims), AuthError>),
+    /// Cached, but the answer needs the store (see [`Authenticator::cached_waiting`]).
+    Wait(Arc<Verified>),
+    /// Not cached, or its key left the JWKS: verify it.
+    Miss,
 }
 
 /// The text of a token the caller gave as a `&str`: it is text already; the trip through

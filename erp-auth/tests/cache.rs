@@ -11,7 +11,7 @@ use erp_auth::{
     azure::AzureAdVerifier,
     local::{LocalJwtVerifier, LocalTokenIssuer, TokenRequest},
     resolve::UserResolver,
-    session::SessionGuard,
+    session::{SessionGuard, TokenRevocationGuard},
     testkit::FakeAzureAd,
     token_cache::TokenCacheConfig,
 };
@@ -51,6 +51,7 @@ async fn world(cache: TokenCacheConfig) -> World {
         local_config().with_leeway(Duration::ZERO),
     ))
     .with_sessions(guard.clone())
+    .with_token_revocations(TokenRevocationGuard::new(Arc::new(store.clone())))
     .with_token_cache(cache)
     .build()
     .unwrap();
@@ -184,6 +185,62 @@ async fn revocations_apply_to_cached_tokens_at_once() {
         w.auth.authenticate(&azure).await.unwrap_err().code(),
         "SESSION_REVOKED"
     );
+}
+
+/// The status the auth layer answers for `token` (its cached path answers without
+/// awaiting, apart from `Authenticator::authenticate`'s; the same checks must hold there).
+async fn through_layer(w: &World, token: &str) -> u16 {
+    use tower::{Layer, ServiceExt};
+    let ok = tower::service_fn(|_req: http::Request<String>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    });
+    let req = http::Request::get("/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap();
+    let res = erp_auth::AuthLayer::new(w.auth.clone())
+        .layer(ok)
+        .oneshot(req)
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_layer_answers_cached_tokens_with_every_check() {
+    let w = world(TokenCacheConfig::default()).await;
+    let (_, session, alice) = local_token(&w, "alice", Duration::from_secs(600)).await;
+    let (bob, _, bob_token) = local_token(&w, "bob", Duration::from_secs(600)).await;
+    let azure = w.fake.token().build();
+    for t in [&alice, &bob_token, &azure] {
+        assert_eq!(through_layer(&w, t).await, 200);
+    }
+    let before = hits(&w);
+    for t in [&alice, &bob_token, &azure] {
+        assert_eq!(through_layer(&w, t).await, 200);
+    }
+    assert_eq!(hits(&w) - before, 3, "answered from the cache");
+    w.guard.revoke_session(w.tenant.id, &session).await.unwrap();
+    assert_eq!(through_layer(&w, &alice).await, 401);
+    w.guard.revoke_user(w.tenant.id, bob).await.unwrap();
+    assert_eq!(through_layer(&w, &bob_token).await, 401);
+    // A token whose key left the JWKS is verified afresh, and refused.
+    let k1 = w.fake.current_key();
+    let k2 = w.fake.add_key("k2");
+    let old = w.fake.token().signed_with(k1.clone()).build();
+    let new = w.fake.token().signed_with(k2).build();
+    for t in [&old, &new, &old] {
+        assert_eq!(through_layer(&w, t).await, 200);
+    }
+    w.fake.remove_key(k1.kid());
+    w.auth.azure().unwrap().jwks().refresh().await.unwrap();
+    assert_eq!(through_layer(&w, &old).await, 401);
+    assert_eq!(through_layer(&w, &new).await, 200);
+    // An Entra ID token signed out of (revoked until it expires; the fake's tokens share
+    // one token id, so this one comes last).
+    let (principal, claims) = w.auth.authenticate_with_claims(&new).await.unwrap();
+    assert!(w.auth.revoke_token(&principal, &claims).await.unwrap());
+    assert_eq!(through_layer(&w, &new).await, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -72,19 +72,44 @@ where
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<Result<Self::Response, S::Error>>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let credential = credential(&self.authenticator, &req);
+        if let Credential::Bearer(value) = &credential
+            && let Ok(token) = bearer_token(value)
+        {
+            let started = tokio::time::Instant::now();
+            if let Some(outcome) = self.authenticator.authenticate_cached(token, started) {
+                let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "ok");
+                crate::metrics::request("bearer", code, started.elapsed());
+                return match outcome {
+                    Ok((principal, claims)) => {
+                        req.extensions_mut().insert(principal);
+                        req.extensions_mut().insert(claims);
+                        // Polled ready by our caller: this request is its to serve.
+                        ResponseFuture::Calling {
+                            fut: self.inner.call(req),
+                        }
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, code = err.code(), "request not authenticated");
+                        ResponseFuture::Refused {
+                            response: Some(problem_response(&err).map(Either::Right)),
+                        }
+                    }
+                };
+            }
+        }
         // The clone that was polled ready serves this request (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
-        let credential = credential(&authenticator, &req);
-        ResponseFuture::new(async move {
+        ResponseFuture::waiting(async move {
             // tokio's clock (the std one unless a test pauses time): the same reading
             // serves the cache's freshness checks.
             let started = tokio::time::Instant::now();

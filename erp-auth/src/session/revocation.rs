@@ -196,7 +196,11 @@ impl SessionGuard {
     }
 
     /// The verdict from fresh cache entries alone; `None` when one is missing or stale.
-    fn check_cached(&self, principal: &Principal, now: Instant) -> Option<Result<(), AuthError>> {
+    pub(crate) fn check_cached(
+        &self,
+        principal: &Principal,
+        now: Instant,
+    ) -> Option<Result<(), AuthError>> {
         let tenant = principal.tenant_id;
         let cache = &self.inner.cache;
         let user_mark = cache

@@ -125,38 +125,38 @@ impl TokenRevocationGuard {
         token_id: &str,
         now: Instant,
     ) -> Result<(), AuthError> {
+        if let Some(verdict) = self.check_cached(tenant, token_id, now) {
+            return verdict;
+        }
+        let seen = self.inner.generation.load(Ordering::Acquire);
+        let revoked = self
+            .inner
+            .store
+            .is_token_revoked(tenant, token_id)
+            .await
+            .map_err(AuthError::StoreUnavailable)?;
+        self.insert(Some(seen), tenant, token_id, revoked);
+        verdict(revoked)
+    }
+
+    /// The verdict from a fresh cache entry (or a revoked one: a revocation is final);
+    /// `None` when the store must be asked.
+    pub(crate) fn check_cached(
+        &self,
+        tenant: TenantId,
+        token_id: &str,
+        now: Instant,
+    ) -> Option<Result<(), AuthError>> {
         if !is_token_id(token_id) {
-            return Ok(());
+            return Some(Ok(()));
         }
         let cached = self
             .read()
             .get(&tenant)
             .and_then(|m| m.get(token_id))
-            .copied();
-        let revoked = match cached {
-            Some(e)
-                if e.revoked
-                    || now.saturating_duration_since(e.loaded_at) <= self.inner.entry_ttl =>
-            {
-                e.revoked
-            }
-            _ => {
-                let seen = self.inner.generation.load(Ordering::Acquire);
-                let revoked = self
-                    .inner
-                    .store
-                    .is_token_revoked(tenant, token_id)
-                    .await
-                    .map_err(AuthError::StoreUnavailable)?;
-                self.insert(Some(seen), tenant, token_id, revoked);
-                revoked
-            }
-        };
-        if revoked {
-            Err(AuthError::SessionRevoked)
-        } else {
-            Ok(())
-        }
+            .copied()?;
+        (cached.revoked || now.saturating_duration_since(cached.loaded_at) <= self.inner.entry_ttl)
+            .then(|| verdict(cached.revoked))
     }
 
     /// Revokes `token_id` of `user` until `expires_at`, here at once and elsewhere
@@ -208,4 +208,12 @@ pub fn spawn_token_purger(
         let store = store.clone();
         async move { store.purge_expired_tokens(now).await }
     })
+}
+
+fn verdict(revoked: bool) -> Result<(), AuthError> {
+    if revoked {
+        Err(AuthError::SessionRevoked)
+    } else {
+        Ok(())
+    }
 }

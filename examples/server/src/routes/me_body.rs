@@ -76,25 +76,49 @@ fn optional(out: &mut Vec<u8>, value: Option<&str>) {
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {
-    // serde_json escapes exactly these bytes (`"`, `\`, and U+0000..U+001F) and writes
-    // everything else, non-ASCII included, as it is. The check folds rather than
-    // stopping at the first such byte so that it compiles to a vector loop.
-    let plain = !s.bytes().fold(false, |escape, b| {
-        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
+    if needs_escape(s.as_bytes()) {
+        if serde_json::to_writer(&mut *out, s).is_err() {
+            // Writing a `str` into a `Vec` cannot fail; should it ever, the body is still
+            // valid JSON.
+            out.extend_from_slice(b"null");
+        }
+    } else {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
-    } else if serde_json::to_writer(&mut *out, s).is_err() {
-        // Writing a `str` into a `Vec` cannot fail; should it ever, the body is still
-        // valid JSON.
-        out.extend_from_slice(b"null");
     }
+}
+
+/// Whether `s` holds a byte `serde_json` escapes (`"`, `\`, U+0000..U+001F); everything
+/// else, non-ASCII included, it writes as it is. The check folds rather than stopping at
+/// the first such byte so that it compiles to a vector loop.
+fn needs_escape(s: &[u8]) -> bool {
+    s.iter().fold(false, |escape, &b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_byte_is_classified_as_serde_json_does() {
+        for b in 0u8..=0x7f {
+            for len in [1, 7, 8, 9, 17] {
+                for at in [0, len - 1] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    let s = String::from_utf8(s).unwrap();
+                    let escaped = serde_json::to_string(&s).unwrap().len() != s.len() + 2;
+                    assert_eq!(
+                        super::needs_escape(s.as_bytes()),
+                        escaped,
+                        "{b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+    }
+
     use erp_core::{AuthMethod, Principal, PrincipalKind, Role, SessionId, TenantId, UserId};
 
     use super::write;
@@ -182,6 +206,10 @@ mod tests {
             "del \u{7f} stays raw",
             "Zoë Ñandú 日本語 🙂",
             "",
+            "a longer name, eight bytes at a time, with a \" at byte 46",
+            "another one long enough for words, a control \u{1} in it",
+            "and one whose last word ends in a backslash\\",
+            "exactly16bytes\"!",
         ] {
             assert_same(&principal("carol", Some(name), &["admin"]));
             assert_same(&principal(name, None, &[]));
