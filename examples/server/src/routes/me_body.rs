@@ -18,7 +18,7 @@ pub(crate) fn write(p: &Principal) -> Vec<u8> {
     out.extend_from_slice(b"{\"id\":");
     uuid(&mut out, p.user_id.as_uuid());
     out.extend_from_slice(b",\"kind\":");
-    string(&mut out, p.kind.as_str());
+    name(&mut out, p.kind.as_str());
     out.extend_from_slice(b",\"username\":");
     string(&mut out, &p.username);
     out.extend_from_slice(b",\"display_name\":");
@@ -35,7 +35,7 @@ pub(crate) fn write(p: &Principal) -> Vec<u8> {
     out.extend_from_slice(b"],\"tenant\":");
     uuid(&mut out, p.tenant_id.as_uuid());
     out.extend_from_slice(b",\"auth_method\":");
-    string(&mut out, p.auth_method.as_str());
+    name(&mut out, p.auth_method.as_str());
     out.extend_from_slice(b",\"session_id\":");
     optional(&mut out, p.session_id.as_ref().map(|s| s.as_str()));
     out.push(b'}');
@@ -75,6 +75,14 @@ fn optional(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
+/// One of our own enum names (`user`, `azure_ad`: lower-case identifiers, nothing to
+/// escape; the tests hold every variant to that).
+fn name(out: &mut Vec<u8>, s: &'static str) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 fn string(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
         if serde_json::to_writer(&mut *out, s).is_err() {
@@ -100,6 +108,24 @@ fn needs_escape(s: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn enum_names_need_no_escaping() {
+        use erp_core::{AuthMethod, PrincipalKind};
+        let kinds = [PrincipalKind::User, PrincipalKind::Service].map(|k| k.as_str());
+        let methods = [
+            AuthMethod::LocalPassword,
+            AuthMethod::LocalJwt,
+            AuthMethod::AzureAd,
+            AuthMethod::ExternalApi,
+            AuthMethod::IamService,
+            AuthMethod::Cookie,
+        ]
+        .map(|m| m.as_str());
+        for name in kinds.iter().chain(&methods) {
+            assert!(!super::needs_escape(name.as_bytes()), "{name}");
+        }
+    }
+
     #[test]
     fn every_byte_is_classified_as_serde_json_does() {
         for b in 0u8..=0x7f {
