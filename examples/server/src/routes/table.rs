@@ -33,6 +33,22 @@ pub enum Access {
     Roles(RequireRoleLayer),
 }
 
+/// `RouteTable::<method>(template, access, handler)` for each method named.
+macro_rules! methods {
+    ($($(#[$doc:meta])* $name:ident => $filter:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name<H, T>(self, template: &str, access: Access, handler: H) -> Self
+            where
+                H: Handler<T, Arc<AppState>>,
+                T: 'static,
+            {
+                self.on(MethodFilter::$filter, template, access, handler)
+            }
+        )*
+    };
+}
+
 /// The routes of one server, each path with its methods.
 #[derive(Debug)]
 pub struct RouteTable {
@@ -58,40 +74,15 @@ impl RouteTable {
         }
     }
 
-    /// `GET` (and `HEAD`) `template`.
-    pub fn get<H, T>(self, template: &str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, Arc<AppState>>,
-        T: 'static,
-    {
-        self.on(MethodFilter::GET, template, access, handler)
-    }
-
-    /// `POST template`.
-    pub fn post<H, T>(self, template: &str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, Arc<AppState>>,
-        T: 'static,
-    {
-        self.on(MethodFilter::POST, template, access, handler)
-    }
-
-    /// `PATCH template`.
-    pub fn patch<H, T>(self, template: &str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, Arc<AppState>>,
-        T: 'static,
-    {
-        self.on(MethodFilter::PATCH, template, access, handler)
-    }
-
-    /// `DELETE template`.
-    pub fn delete<H, T>(self, template: &str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, Arc<AppState>>,
-        T: 'static,
-    {
-        self.on(MethodFilter::DELETE, template, access, handler)
+    methods! {
+        /// `GET` (and `HEAD`) `template`.
+        get => GET,
+        /// `POST template`.
+        post => POST,
+        /// `PATCH template`.
+        patch => PATCH,
+        /// `DELETE template`.
+        delete => DELETE,
     }
 
     /// `handler` for the methods of `filter` on `template`, behind `access`.
