@@ -4,10 +4,12 @@
 //! `metrics-exporter-prometheus` keeps each histogram sample, with a clock reading, in a
 //! lock-free list until the next scrape folds it into the buckets: about 165
 //! instructions a sample, two samples on every request, and memory that grows with the
-//! traffic while nobody scrapes. Here a sample is one bucket search and three relaxed
-//! atomic additions, and the memory is fixed. The buckets are the ones
-//! [`DURATION_BUCKETS`](super::http_metrics::DURATION_BUCKETS) names, so the exposition is
-//! the same as the exporter's with those buckets.
+//! traffic while nobody scrapes. Here a sample is one bucket search, one relaxed atomic
+//! addition and a compare-and-swap for the sum, and the memory is fixed. The buckets are
+//! the ones [`DURATION_BUCKETS`](super::http_metrics::DURATION_BUCKETS) names, and the
+//! text is written with the exporter's own escaping and HELP/TYPE writers, so the
+//! exposition is the exporter's with those buckets (and a label value reads the same in
+//! a histogram as in the counter beside it).
 
 use std::{
     collections::BTreeMap,
@@ -19,10 +21,14 @@ use std::{
 };
 
 use metrics::{HistogramFn, Key};
+use metrics_exporter_prometheus::formatting::{
+    sanitize_label_key, sanitize_label_value, write_help_line, write_type_line,
+};
 
 use super::http_metrics::DURATION_BUCKETS;
 
-/// One labelled series: a count per bucket (not cumulative), the sum and the count.
+/// One labelled series: a count per bucket (not cumulative) and the sum; the count is the
+/// buckets' total.
 #[derive(Debug)]
 pub struct FixedHistogram {
     bounds: &'static [f64],
@@ -59,7 +65,7 @@ impl FixedHistogram {
             });
     }
 
-    /// `(upper bound, cumulative count)` per bucket, `+Inf` last, then the sum.
+    /// The cumulative count of each bucket (`+Inf` last, the series' count) and the sum.
     fn snapshot(&self) -> (Vec<u64>, f64) {
         let mut total = 0;
         let cumulative = self
@@ -108,7 +114,12 @@ impl Histograms {
             if i > 0 {
                 labels.push(',');
             }
-            let _ = write!(labels, "{}=\"{}\"", label.key(), escape(label.value()));
+            let _ = write!(
+                labels,
+                "{}=\"{}\"",
+                sanitize_label_key(label.key()),
+                sanitize_label_value(label.value())
+            );
         }
         let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
         let family = families.entry(key.name().to_owned()).or_default();
@@ -131,9 +142,9 @@ impl Histograms {
         let families = self.families.lock().unwrap_or_else(|e| e.into_inner());
         for (name, family) in families.iter().filter(|(_, f)| !f.series.is_empty()) {
             if let Some(help) = &family.help {
-                let _ = writeln!(out, "# HELP {name} {}", help.replace('\n', " "));
+                write_help_line(out, name, None, None, help);
             }
-            let _ = writeln!(out, "# TYPE {name} histogram");
+            write_type_line(out, name, None, None, "histogram");
             for (labels, series) in &family.series {
                 let (cumulative, sum) = series.snapshot();
                 let sep = if labels.is_empty() { "" } else { "," };
@@ -154,19 +165,6 @@ impl Histograms {
             }
             out.push('\n');
         }
-    }
-}
-
-/// A label value as the text format quotes it.
-fn escape(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains(['\\', '"', '\n']) {
-        value
-            .replace('\\', r"\\")
-            .replace('"', "\\\"")
-            .replace('\n', r"\n")
-            .into()
-    } else {
-        value.into()
     }
 }
 
