@@ -1,5 +1,6 @@
 use std::task::{Context, Poll};
 
+use erp_core::Principal;
 use http::{Request, Response};
 use http_body_util::Either;
 use tower::Service;
@@ -9,7 +10,7 @@ use super::{
     credential::{bearer_header, bearer_token, token_text},
     problem_response,
 };
-use crate::{AuthError, Authenticator, session::is_unsafe};
+use crate::{AuthError, Authenticator, TokenClaims, session::is_unsafe};
 
 /// What the request presents, read synchronously before the async part.
 enum Credential {
@@ -85,23 +86,15 @@ where
         {
             let started = tokio::time::Instant::now();
             if let Some(outcome) = self.authenticator.authenticate_cached(token, started) {
-                let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "ok");
-                crate::metrics::request("bearer", code, started.elapsed());
-                return match outcome {
-                    Ok((principal, claims)) => {
-                        req.extensions_mut().insert(principal);
-                        req.extensions_mut().insert(claims);
-                        // Polled ready by our caller: this request is its to serve.
-                        ResponseFuture::Calling {
-                            fut: self.inner.call(req),
-                        }
-                    }
-                    Err(err) => {
-                        tracing::debug!(error = %err, code = err.code(), "request not authenticated");
-                        ResponseFuture::Refused {
-                            response: Some(problem_response(&err).map(Either::Right)),
-                        }
-                    }
+                let outcome = outcome.map(|(p, c)| (p, Some(c)));
+                return match admit(&mut req, "bearer", started, outcome) {
+                    // Polled ready by our caller: this request is its to serve.
+                    Ok(()) => ResponseFuture::Calling {
+                        fut: self.inner.call(req),
+                    },
+                    Err(err) => ResponseFuture::Refused {
+                        response: Some(refusal(&err)),
+                    },
                 };
             }
         }
@@ -140,21 +133,35 @@ where
                 }
                 Credential::Refused(e) => Err(e),
             };
-            let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "ok");
-            crate::metrics::request(kind, code, started.elapsed());
-            match outcome {
-                Ok((principal, claims)) => {
-                    req.extensions_mut().insert(principal);
-                    if let Some(claims) = claims {
-                        req.extensions_mut().insert(claims);
-                    }
-                    inner.call(req).await.map(|r| r.map(Either::Left))
-                }
-                Err(err) => {
-                    tracing::debug!(error = %err, code = err.code(), "request not authenticated");
-                    Ok(problem_response(&err).map(Either::Right))
-                }
+            match admit(&mut req, kind, started, outcome) {
+                Ok(()) => inner.call(req).await.map(|r| r.map(Either::Left)),
+                Err(err) => Ok(refusal(&err)),
             }
         })
     }
+}
+
+/// Counts `outcome` under the credential `kind` and, when it lets the request in, puts
+/// the principal (and a token's claims) into the request; the error is for
+/// [`refusal`] to answer.
+fn admit<B>(
+    req: &mut Request<B>,
+    kind: &'static str,
+    started: tokio::time::Instant,
+    outcome: Result<(Principal, Option<TokenClaims>), AuthError>,
+) -> Result<(), AuthError> {
+    let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "ok");
+    crate::metrics::request(kind, code, started.elapsed());
+    let (principal, claims) = outcome?;
+    req.extensions_mut().insert(principal);
+    if let Some(claims) = claims {
+        req.extensions_mut().insert(claims);
+    }
+    Ok(())
+}
+
+/// The answer to a request that was not let in.
+fn refusal<B>(err: &AuthError) -> Response<AuthBody<B>> {
+    tracing::debug!(error = %err, code = err.code(), "request not authenticated");
+    problem_response(err).map(Either::Right)
 }
