@@ -49,19 +49,13 @@ macro_rules! methods {
     };
 }
 
-/// The routes of one server, each path with its methods.
+/// The routes of one server: each path template (also its metrics label, shared by its
+/// services) with its methods.
 #[derive(Debug)]
 pub struct RouteTable {
     state: Arc<AppState>,
     auth: AuthLayer,
-    paths: BTreeMap<String, Path>,
-}
-
-#[derive(Debug)]
-struct Path {
-    /// The template as the metrics label it (shared by the path's services).
-    label: Arc<str>,
-    methods: MethodRouter,
+    paths: BTreeMap<Arc<str>, MethodRouter>,
 }
 
 impl RouteTable {
@@ -102,16 +96,13 @@ impl RouteTable {
         T: 'static,
     {
         let handler = handler.with_state(Arc::clone(&self.state));
-        let path = self
+        let template = self
             .paths
-            .entry(template.to_owned())
-            .or_insert_with(|| Path {
-                label: Arc::from(template),
-                methods: MethodRouter::new(),
-            });
-        let label = Some(Arc::clone(&path.label));
-        let methods = std::mem::take(&mut path.methods);
-        path.methods = match access {
+            .get_key_value(template)
+            .map_or_else(|| Arc::from(template), |(known, _)| Arc::clone(known));
+        let label = Some(Arc::clone(&template));
+        let methods = self.paths.remove(&template).unwrap_or_default();
+        let methods = match access {
             Access::Public => methods.on_service(filter, Observe::new(label, handler)),
             Access::Authenticated => {
                 methods.on_service(filter, Observe::new(label, self.auth.layer(handler)))
@@ -121,6 +112,7 @@ impl RouteTable {
                 Observe::new(label, self.auth.layer(roles.layer(handler))),
             ),
         };
+        self.paths.insert(template, methods);
         self
     }
 
@@ -129,9 +121,12 @@ impl RouteTable {
     /// [`UNMATCHED`](crate::observe::http_metrics::UNMATCHED)).
     pub fn into_router(self) -> Router {
         let mut router = Router::new();
-        for (template, path) in self.paths {
-            let refused = Observe::new(Some(path.label), answer(StatusCode::METHOD_NOT_ALLOWED));
-            router = router.route(&template, path.methods.fallback_service(refused));
+        for (template, methods) in self.paths {
+            let refused = Observe::new(
+                Some(Arc::clone(&template)),
+                answer(StatusCode::METHOD_NOT_ALLOWED),
+            );
+            router = router.route(&template, methods.fallback_service(refused));
         }
         router.fallback_service(Observe::new(None, answer(StatusCode::NOT_FOUND)))
     }
