@@ -1,6 +1,13 @@
 //! The Redis revocation bus on the test Redis (`ERP_TEST_REDIS_URL`, default
 //! `redis://127.0.0.1:6379`), each test under a key prefix of its own. Without a
 //! reachable Redis the tests say they are skipped.
+//!
+//! The tests run on a current-thread runtime: the bus's task sends its first
+//! `RevocationEvent::All` as soon as it has subscribed on Redis, and with a second worker
+//! it could do so before the test's `bus.subscribe()`, whose receiver would then never
+//! see it (a broadcast channel keeps nothing for later receivers). On one thread the
+//! task runs only once the test awaits, after subscribing, as in the PostgreSQL
+//! listener's test.
 #![cfg(feature = "redis")]
 
 use std::time::Duration;
@@ -33,7 +40,7 @@ async fn next(rx: &mut broadcast::Receiver<RevocationEvent>) -> RevocationEvent 
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn published_revocations_arrive_in_order_after_the_subscribe_reset() {
     let Some(client) = client(&prefix()).await else {
         return;
@@ -72,7 +79,7 @@ async fn published_revocations_arrive_in_order_after_the_subscribe_reset() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn another_prefix_hears_nothing() {
     let (Some(ours), Some(theirs)) = (client(&prefix()).await, client(&prefix()).await) else {
         return;
